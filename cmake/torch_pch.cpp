@@ -1,0 +1,2 @@
+// Anchor translation unit for the precompiled LibTorch header target.
+#include "torch_pch.h"

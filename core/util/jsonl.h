@@ -1,0 +1,51 @@
+// Line-oriented file helpers: JSONL reading with file:line errors, atomic
+// whole-file writes and line-by-line appends (so interrupted runs resume).
+#pragma once
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace rexdrug {
+
+using json = nlohmann::json;
+
+// Calls fn(line_number, line) for each line (1-based, newline stripped, a final
+// "\r" stripped too). Throws rexdrug::Error naming the file if it cannot be read.
+void for_each_line(const std::string& path,
+                   const std::function<void(long, const std::string&)>& fn);
+
+// Parses one JSON line; invalid UTF-8 or bad JSON -> Error "path:line: ...".
+json parse_json_line(const std::string& path, long line, const std::string& text);
+
+// Reads every non-blank line of a JSONL file as JSON (errors name file:line).
+std::vector<json> read_jsonl(const std::string& path);
+
+std::string read_file(const std::string& path);
+
+// Writes content to path.tmp, fsyncs, then renames over path.
+void write_file_atomic(const std::string& path, const std::string& content);
+
+// Appends one JSON object a line, flushed after each line. With truncate=false an
+// existing file is kept (resume); a partial last line left by a crash is removed.
+class JsonlAppender {
+ public:
+  JsonlAppender(const std::string& path, bool truncate);
+  ~JsonlAppender();
+  JsonlAppender(const JsonlAppender&) = delete;
+  JsonlAppender& operator=(const JsonlAppender&) = delete;
+  void write(const json& value);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+// Creates a directory and its parents (no error when it exists).
+void make_dirs(const std::string& path);
+bool file_exists(const std::string& path);
+
+}  // namespace rexdrug

@@ -1,0 +1,19 @@
+// Parser for the literal subset of Python that models (and the published reward
+// code, through ast.literal_eval) accept: lists, tuples, dicts, str (single or
+// double quotes, escapes, adjacent-literal concatenation), int, float,
+// True/False/None, trailing commas. Converted to JSON values (tuple -> array,
+// None -> null). Never throws on bad input: returns std::nullopt.
+#pragma once
+#include <optional>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace rexdrug {
+
+std::optional<nlohmann::json> parse_python_literal(std::string_view text);
+
+// JSON first (strict, as Python's json.loads), then a Python literal.
+std::optional<nlohmann::json> parse_json_or_python(std::string_view text);
+
+}  // namespace rexdrug
