@@ -11,5 +11,7 @@ void add_eval_commands(CLI::App& app);                        // eval
 void add_tokenizer_commands(CLI::App& app, CLI::App& bench);  // tokenizer, tokenize
 void add_reward_commands(CLI::App& app, CLI::App& bench);     // reward
 void add_model_commands(CLI::App& app, CLI::App& bench);      // forward
+void add_agents_commands(CLI::App& app);                      // traces
+void add_sft_commands(CLI::App& app, CLI::App& bench);        // sft, pretrain
 
 }  // namespace rexdrug::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   rexdrug::cli::add_tokenizer_commands(app, *bench);
   rexdrug::cli::add_reward_commands(app, *bench);
   rexdrug::cli::add_model_commands(app, *bench);
+  rexdrug::cli::add_agents_commands(app);
+  rexdrug::cli::add_sft_commands(app, *bench);
 
   try {
     app.parse(argc, argv);

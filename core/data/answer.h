@@ -11,6 +11,10 @@
 
 namespace rexdrug {
 
+// The relation labels of a task in canonical (upper-case) form, without NO_COMB:
+// DrugComb POS, NEG, COMB; DDI13 MECHANISM, EFFECT, ADVISE, INT.
+const std::vector<std::string>& relation_labels(Task task);
+
 // Gold relations -> the JSON list, e.g. [{"type": "POS", "ent_set": ["a", "b"]}];
 // no relations -> [{"type": "NO_COMB", "ent_set": []}].
 std::string serialize_answer(const std::vector<Relation>& relations);
@@ -44,6 +48,8 @@ struct ParsedCompletion {
   std::string think;                     // trimmed think text ("" when absent)
   std::string answer_text;               // raw text of the answer block (or the JSON found)
   ParsedAnswer answer;
+  bool think_tagged = false;   // a </think> closing tag was found
+  bool answer_tagged = false;  // an <answer> tag was found (the JSON may be recovered without it)
 };
 
 ParsedCompletion parse_completion(const std::string& text, Task task);

@@ -1,5 +1,8 @@
 #include "core/util/text.h"
 
+#include <unicode/locid.h>
+#include <unicode/unistr.h>
+
 #include <cctype>
 
 namespace rexdrug {
@@ -53,14 +56,54 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// Python's str.isspace() set, which str.split() and str.strip() use:
+// the ASCII controls \t..\r and \x1c..\x1f too, but not U+200B or U+180E.
+bool is_python_space(UChar32 c) {
+  return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// " ".join(parts) of s.split() where s is already lower-case.
+std::string join_python_split(const icu::UnicodeString& s) {
+  std::string out;
+  icu::UnicodeString word;
+  auto flush = [&] {
+    if (word.isEmpty()) return;
+    if (!out.empty()) out.push_back(' ');
+    word.toUTF8String(out);
+    word.remove();
+  };
+  for (int32_t i = 0; i < s.length();) {
+    UChar32 c = s.char32At(i);
+    if (is_python_space(c)) flush();
+    else word.append(c);
+    i += U16_LENGTH(c);
+  }
+  flush();
+  return out;
+}
+
+}  // namespace
+
+// Exactly Python's " ".join(s.lower().split()): full Unicode lower-casing
+// (ICU root locale, as str.lower(): final sigma, dotted I) and Python's
+// whitespace set. ASCII text takes a fast path with the same result.
 std::string normalize_name(std::string_view s) {
-  // Python's str.lower() also lower-cases non-ASCII letters; drug names in both
-  // corpora are ASCII apart from rare Greek letters, which are kept as written.
+  bool ascii = true;
+  for (char c : s) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+  if (!ascii) {
+    icu::UnicodeString u = icu::UnicodeString::fromUTF8(icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+    u.toLower(icu::Locale::getRoot());
+    return join_python_split(u);
+  }
   std::string out;
   out.reserve(s.size());
   bool pending_space = false;
   for (char c : s) {
-    if (is_space(c)) {
+    if (is_python_space(static_cast<unsigned char>(c))) {
       pending_space = !out.empty();
       continue;
     }

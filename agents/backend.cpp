@@ -1,0 +1,48 @@
+#include "agents/backend.h"
+
+#include "agents/heuristic.h"
+#include "agents/openai_backend.h"
+
+namespace rexdrug::agents {
+
+Sampling parse_sampling(const Config& block, const Sampling& defaults) {
+  Sampling s = defaults;
+  s.temperature = block.get<double>("temperature", s.temperature);
+  s.top_p = block.get<double>("top_p", s.top_p);
+  s.max_tokens = block.get<int>("max_tokens", s.max_tokens);
+  s.seed = block.get<long>("seed", s.seed);
+  if (s.temperature < 0) throw block.error("temperature", "must be >= 0");
+  if (s.top_p <= 0 || s.top_p > 1) throw block.error("top_p", "must be in (0, 1]");
+  if (s.max_tokens < 1) throw block.error("max_tokens", "must be >= 1");
+  block.check_unknown_keys();
+  return s;
+}
+
+void Usage::add(const Usage& other) {
+  prompt_tokens += other.prompt_tokens;
+  completion_tokens += other.completion_tokens;
+  known = known || other.known;
+}
+
+std::string role_name(AgentRole role) {
+  return role == AgentRole::generator ? "generator" : "evaluator";
+}
+
+std::unique_ptr<ChatBackend> make_backend(const Config& block, AgentRole role,
+                                          unsigned long seed) {
+  std::string kind = block.choice("backend", "heuristic", {"heuristic", "openai", "local"});
+  for (const char* other : {"openai", "heuristic", "local"})
+    if (kind != other && block.has(other)) block.child(other);  // marks it read
+  if (kind == "openai") return make_openai_backend(block.child("openai"), seed);
+  if (kind == "heuristic") {
+    Config h = block.has("heuristic") ? block.child("heuristic")
+                                      : Config::from_string("{}", block.file());
+    return make_heuristic_backend(h, role);
+  }
+  // The local backend needs the model, tokenizer and generation code of core/;
+  // it is declared so configs can name it, but this build cannot run it.
+  throw block.error("backend", "'local' is not available in this build yet "
+                               "(use 'openai' with `rexdrug serve`, or 'heuristic')");
+}
+
+}  // namespace rexdrug::agents

@@ -1,0 +1,322 @@
+#include "agents/traces.h"
+
+#include <atomic>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "agents/trace_loop.h"
+#include "core/data/answer.h"
+#include "core/data/corpus.h"
+#include "core/data/prepare.h"
+#include "core/util/error.h"
+#include "core/util/jsonl.h"
+#include "core/util/log.h"
+#include "core/util/progress.h"
+
+namespace rexdrug::agents {
+
+using json = nlohmann::json;
+
+namespace {
+
+struct DataOptions {
+  std::string path;
+  Task task = Task::drugcomb;
+  long max_examples = 0;  // 0 = all
+  ReadOptions read;
+};
+
+struct OutputOptions {
+  std::string dir;
+  bool retry_errors = true;
+};
+
+// data: an explicit `path`, or `split` under `dir` (default $REXDRUG_DATA_DIR).
+DataOptions parse_data(const Config& c) {
+  DataOptions d;
+  d.task = parse_task(c.choice("task", "drugcomb", {"drugcomb", "ddi13"}));
+  std::string path = c.get<std::string>("path", "");
+  std::string split = c.get<std::string>("split", "train");
+  std::string dir = c.get<std::string>("dir", "");
+  d.path = !path.empty() ? path : corpus_path(resolve_data_dir(dir), d.task, split);
+  d.max_examples = c.get<long>("max_examples", 0);
+  d.read.skip_bad_lines = c.get<bool>("skip_bad_lines", false);
+  if (d.max_examples < 0) throw c.error("max_examples", "must be >= 0 (0 = all)");
+  if (!file_exists(d.path)) throw c.error(path.empty() ? "split" : "path", "no such file: " + d.path);
+  c.check_unknown_keys();
+  return d;
+}
+
+Agent parse_agent(const Config& c, AgentRole role, unsigned long seed) {
+  const std::string name = role_name(role);
+  Agent a;
+  a.backend = make_backend(c, role, seed);
+  std::string sys = c.get<std::string>("system_prompt", "configs/prompts/" + name + "_system.txt");
+  std::string user = c.get<std::string>("user_prompt", "configs/prompts/" + name + "_user.txt");
+  for (const auto& [key, path] : {std::pair{"system_prompt", sys}, std::pair{"user_prompt", user}})
+    if (!file_exists(path)) throw c.error(key, "no such file: " + path);
+  a.prompts = load_prompts(sys, user, role == AgentRole::generator ? generator_placeholders()
+                                                                   : evaluator_placeholders());
+  Sampling defaults;
+  if (role == AgentRole::evaluator) defaults.temperature = 0.0;  // a judge should be stable
+  a.sampling = parse_sampling(c.has("sampling") ? c.child("sampling")
+                                                : Config::from_string("{}", c.file()),
+                              defaults);
+  if (c.has("prices")) {
+    Config p = c.child("prices");
+    a.price_input = p.require<double>("input_per_million");
+    a.price_output = p.require<double>("output_per_million");
+    if (a.price_input < 0) throw p.error("input_per_million", "must be >= 0");
+    if (a.price_output < 0) throw p.error("output_per_million", "must be >= 0");
+    p.check_unknown_keys();
+  }
+  c.check_unknown_keys();
+  return a;
+}
+
+LoopOptions parse_loop(const Config& c, long* max_consecutive_errors) {
+  LoopOptions o;
+  o.threshold = c.get<double>("threshold", o.threshold);
+  o.max_attempts = c.get<int>("max_attempts", o.max_attempts);
+  *max_consecutive_errors = c.get<long>("max_consecutive_errors", 10);
+  if (o.threshold < 0 || o.threshold > 5) throw c.error("threshold", "must be in [0, 5]");
+  if (o.max_attempts < 1) throw c.error("max_attempts", "must be >= 1");
+  if (*max_consecutive_errors < 0) throw c.error("max_consecutive_errors", "must be >= 0");
+  c.check_unknown_keys();
+  return o;
+}
+
+Config optional_child(const Config& root, const std::string& key) {
+  return root.has(key) ? root.child(key) : Config::from_string("{}", root.file());
+}
+
+// Drops the "error" records of rejected.jsonl so those examples run again.
+void forget_errors(const std::string& path) {
+  if (!file_exists(path)) return;
+  std::string kept;
+  long dropped = 0;
+  for_each_line(path, [&](long number, const std::string& line) {
+    if (line.empty() || line.find_first_not_of(" \t") == std::string::npos) return;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) return;  // a partial last line of an interrupted run
+    if (j.value("status", "") == "error") {
+      ++dropped;
+      return;
+    }
+    kept += line + "\n";
+  });
+  if (dropped == 0) return;
+  write_file_atomic(path, kept);
+  log::info("retrying " + std::to_string(dropped) + " examples that failed with an error");
+}
+
+std::set<std::string> ids_in(const std::string& path) {
+  std::set<std::string> ids;
+  if (!file_exists(path)) return ids;
+  for (const json& j : read_jsonl(path)) ids.insert(j.at("id").get<std::string>());
+  return ids;
+}
+
+std::string dump_line(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+// sft.jsonl (accepted traces) and grpo.jsonl (every example with a record).
+void write_trainer_files(const std::string& dir, const std::vector<Example>& examples,
+                         const PromptOptions& prompt) {
+  std::map<std::string, const Example*> by_id;
+  for (const Example& ex : examples) by_id[ex.id] = &ex;
+  std::string sft, grpo;
+  for (const std::string name : {"accepted", "rejected"}) {
+    for (const json& rec : read_jsonl(dir + "/" + name + ".jsonl")) {
+      auto it = by_id.find(rec.at("id").get<std::string>());
+      if (it == by_id.end()) {
+        log::warn(name + ".jsonl: id " + rec.at("id").dump() + " is not in the corpus: skipped");
+        continue;
+      }
+      const Example& ex = *it->second;
+      if (name == "accepted") {
+        json r = sft_record(ex, prompt);
+        r["messages"].back()["content"] =
+            format_completion(rec.at("trace").get<std::string>(), ex.relations);
+        sft += dump_line(r);
+      }
+      grpo += dump_line(grpo_record(ex, prompt));
+    }
+  }
+  write_file_atomic(dir + "/sft.jsonl", sft);
+  write_file_atomic(dir + "/grpo.jsonl", grpo);
+}
+
+struct TokenCount {
+  long prompt = 0, completion = 0;
+  bool known = false;
+};
+
+json summarize(const std::string& dir, long selected, const Agent& gen, const Agent& eval) {
+  long accepted = 0, rejected = 0, errors = 0;
+  std::map<std::string, long> hist_acc, hist_rej, reasons;
+  std::map<std::string, double> sum_acc, sum_all;
+  long n_all = 0;
+  std::map<std::string, TokenCount> tokens;
+  for (const std::string name : {"accepted", "rejected"}) {
+    for (const json& rec : read_jsonl(dir + "/" + name + ".jsonl")) {
+      std::string status = rec.value("status", name);
+      std::string attempts = std::to_string(rec.value("attempts", 0));
+      if (status == "accepted") {
+        ++accepted;
+        ++hist_acc[attempts];
+        for (auto& [k, v] : rec.at("scores").items()) sum_acc[k] += v.get<double>();
+      } else {
+        status == "error" ? ++errors : ++rejected;
+        ++hist_rej[attempts];
+        std::string reason = rec.value("reason", "");
+        ++reasons[status == "error" ? "error" : reason];
+      }
+      for (const json& h : rec.value("history", json::array())) {
+        if (!h["scores"].is_object()) continue;
+        ++n_all;
+        for (auto& [k, v] : h["scores"].items()) sum_all[k] += v.get<double>();
+      }
+      for (const std::string role : {"generator", "evaluator"}) {
+        const json& u = rec.value("usage", json::object()).value(role, json(nullptr));
+        if (!u.is_object()) continue;
+        tokens[role].prompt += u.value("prompt_tokens", 0L);
+        tokens[role].completion += u.value("completion_tokens", 0L);
+        tokens[role].known = true;
+      }
+    }
+  }
+  auto means = [](const std::map<std::string, double>& sums, long n) {
+    json j = json::object();
+    for (const std::string& c : criteria()) j[c] = n ? sums.count(c) ? sums.at(c) / n : 0.0 : 0.0;
+    return j;
+  };
+  const long done = accepted + rejected + errors;
+  json s = {{"examples_selected", selected},
+            {"done", done},
+            {"accepted", accepted},
+            {"rejected", rejected},
+            {"errors", errors},
+            {"acceptance_rate", done ? double(accepted) / done : 0.0},
+            {"mean_scores_accepted", means(sum_acc, accepted)},
+            {"mean_scores_all_attempts", means(sum_all, n_all)},
+            {"judged_attempts", n_all},
+            {"attempts_histogram", {{"accepted", hist_acc}, {"not_accepted", hist_rej}}},
+            {"rejection_reasons", reasons},
+            {"backends", {{"generator", gen.backend->kind()}, {"evaluator", eval.backend->kind()}}}};
+  json tok = json::object(), cost = json::object();
+  double total_cost = 0;
+  bool cost_known = true;
+  for (const auto& [role, agent] : {std::pair<std::string, const Agent*>{"generator", &gen},
+                                    {"evaluator", &eval}}) {
+    const TokenCount& t = tokens[role];
+    tok[role] = t.known ? json{{"prompt_tokens", t.prompt}, {"completion_tokens", t.completion}}
+                        : json(nullptr);
+    if (!t.known) {
+      cost[role] = 0.0;  // no tokens reported (heuristic backend, or none spent)
+    } else if (agent->price_input >= 0) {
+      cost[role] = (t.prompt * agent->price_input + t.completion * agent->price_output) / 1e6;
+      total_cost += cost[role].get<double>();
+    } else {
+      cost[role] = nullptr;  // tokens spent but no prices in the config
+      cost_known = false;
+    }
+  }
+  cost["total"] = cost_known ? json(total_cost) : json(nullptr);
+  s["tokens"] = tok;
+  s["cost_estimate"] = cost;
+  return s;
+}
+
+}  // namespace
+
+json run_traces(const Config& root) {
+  const unsigned long seed = root.get<unsigned long>("seed", 1);
+  DataOptions data = parse_data(root.child("data"));
+  Config prompt_cfg = optional_child(root, "prompt");
+  PromptOptions prompt;
+  prompt.entities_in_prompt = prompt_cfg.get<bool>("entities_in_prompt", false);
+  prompt_cfg.check_unknown_keys();
+  Agent gen = parse_agent(root.child("generator"), AgentRole::generator, seed);
+  Agent eval = parse_agent(root.child("evaluator"), AgentRole::evaluator, seed);
+  long max_consecutive_errors = 10;
+  LoopOptions loop = parse_loop(optional_child(root, "loop"), &max_consecutive_errors);
+  Config out_cfg = root.child("output");
+  OutputOptions out;
+  out.dir = out_cfg.require<std::string>("dir");
+  out.retry_errors = out_cfg.get<bool>("retry_errors", true);
+  out_cfg.check_unknown_keys();
+  root.check_unknown_keys();
+
+  std::vector<Example> examples = read_corpus(data.path, data.task, data.read);
+  if (data.max_examples > 0 && long(examples.size()) > data.max_examples)
+    examples.resize(data.max_examples);
+
+  make_dirs(out.dir);
+  write_file_atomic(out.dir + "/config.yaml", root.dump() + "\n");
+  const std::string acc_path = out.dir + "/accepted.jsonl", rej_path = out.dir + "/rejected.jsonl";
+  if (out.retry_errors) forget_errors(rej_path);
+  JsonlAppender acc(acc_path, false), rej(rej_path, false);  // drops a partial last line
+  std::set<std::string> done = ids_in(acc_path);
+  for (const std::string& id : ids_in(rej_path)) done.insert(id);
+  std::vector<const Example*> todo;
+  for (const Example& ex : examples)
+    if (!done.count(ex.id)) todo.push_back(&ex);
+  log::info("traces: " + std::to_string(examples.size()) + " examples, " +
+            std::to_string(examples.size() - todo.size()) + " already done, writing to " + out.dir);
+
+  // Workers take examples in order; each runs its example's attempts in turn.
+  const int workers = std::max(gen.backend->max_parallel(), eval.backend->max_parallel());
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mutex;  // guards the files, the progress line and the counters below
+  long accepted_now = 0, finished_now = 0, errors_in_row = 0;
+  std::string last_error;
+  std::exception_ptr failure;
+  Progress progress("traces", long(todo.size()), "examples");
+  auto work = [&] {
+    while (!stop) {
+      size_t i = next++;
+      if (i >= todo.size()) return;
+      try {
+        ExampleResult r = run_example(*todo[i], gen, eval, loop);
+        std::lock_guard<std::mutex> lock(mutex);
+        (r.status == "accepted" ? acc : rej).write(result_json(r));
+        ++finished_now;
+        accepted_now += r.status == "accepted";
+        if (r.status == "error") {
+          last_error = r.reason;
+          log::warn("example " + r.id + ": " + r.reason);
+          if (max_consecutive_errors > 0 && ++errors_in_row >= max_consecutive_errors) stop = true;
+        } else {
+          errors_in_row = 0;
+        }
+        progress.advance(1, "accepted " + std::to_string(100 * accepted_now / finished_now) + "%");
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < workers; ++t) threads.emplace_back(work);
+  for (std::thread& t : threads) t.join();
+  progress.finish();
+  if (failure) std::rethrow_exception(failure);
+  if (stop)
+    throw Error("stopped after " + std::to_string(errors_in_row) +
+                " examples in a row failed (loop.max_consecutive_errors); last error: " +
+                last_error + ". Fix the cause and run again: finished examples are kept.");
+
+  write_trainer_files(out.dir, examples, prompt);
+  json summary = summarize(out.dir, long(examples.size()), gen, eval);
+  write_file_atomic(out.dir + "/summary.json", summary.dump(2) + "\n");
+  return summary;
+}
+
+}  // namespace rexdrug::agents

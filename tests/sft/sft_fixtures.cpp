@@ -1,0 +1,94 @@
+#include "tests/sft/sft_fixtures.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tokenizer/sentencepiece_train.h"
+#include "tests/test_util.h"
+
+namespace rexdrug::test {
+
+std::string write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
+}
+
+std::string sft_tokenizer_dir() {
+  static std::string dir;
+  if (!dir.empty()) return dir;
+  dir = scratch_dir("sft_tokenizer");
+  std::string text;
+  const char* lines[] = {
+      "Cisplatin and 5-fluorouracil were given together with a beneficial effect.",
+      "The combination of gemcitabine and paclitaxel improved survival in patients.",
+      "Patients received carboplatin or docetaxel as second-line therapy.",
+      "Extract the drug combinations of the target sentence.",
+      "Context paragraph: a randomised trial of chemotherapy in advanced lung cancer.",
+      "<answer> [{\"type\": \"POS\", \"ent_set\": [\"cisplatin\", \"5-fluorouracil\"]}] </answer>",
+      "<think> The sentence reports that the drugs were used together. </think>",
+  };
+  for (int rep = 0; rep < 20; ++rep)
+    for (const char* l : lines) text += std::string(l) + "\n";
+  write_text(dir + "/corpus.txt", text);
+  SentencePieceTrainOptions o;
+  o.input = dir + "/corpus.txt";
+  o.out_dir = dir;
+  o.vocab_size = 400;
+  o.threads = 1;
+  train_sentencepiece(o);
+  return dir;
+}
+
+std::string write_tiny_model_config(const std::string& dir, int vocab_size) {
+  nlohmann::json c = {
+      {"architectures", {"LlamaForCausalLM"}}, {"vocab_size", vocab_size}, {"hidden_size", 64},
+      {"intermediate_size", 128}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+      {"num_key_value_heads", 2}, {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0},
+      {"max_position_embeddings", 512}, {"tie_word_embeddings", false},
+      {"bos_token_id", 1}, {"eos_token_id", 2}, {"torch_dtype", "float32"}};
+  std::filesystem::create_directories(dir);
+  return write_text(dir + "/config.json", c.dump(2));
+}
+
+std::vector<Conversation> tiny_records() {
+  const char* sys = "Extract drug combinations.";
+  return {
+      {{"system", sys}, {"user", "Target sentence: Cisplatin and 5-fluorouracil were given together.\n"},
+       {"assistant", "<answer> POS cisplatin 5-fluorouracil </answer>"}},
+      {{"system", sys}, {"user", "Target sentence: Patients received carboplatin or docetaxel.\n"},
+       {"assistant", "<answer> NO_COMB </answer>"}},
+      {{"system", sys}, {"user", "Target sentence: Gemcitabine and paclitaxel improved survival.\n"},
+       {"assistant", "<answer> POS gemcitabine paclitaxel </answer>"}},
+      {{"system", sys}, {"user", "Target sentence: The trial compared docetaxel with cisplatin.\n"},
+       {"assistant", "<answer> NO_COMB docetaxel </answer>"}},
+  };
+}
+
+std::string write_sft_jsonl(const std::string& dir, const std::vector<Conversation>& records) {
+  std::string text;
+  int i = 0;
+  for (const Conversation& c : records) {
+    nlohmann::json msgs = nlohmann::json::array();
+    for (const ChatMessage& m : c) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    text += nlohmann::json{{"id", "r" + std::to_string(i++)}, {"messages", msgs}}.dump() + "\n";
+  }
+  return write_text(dir + "/sft.jsonl", text);
+}
+
+std::vector<int> greedy(model::Decoder& model, std::vector<int> ids, int stop, int max_new) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  std::vector<int> out;
+  for (int i = 0; i < max_new; ++i) {
+    torch::Tensor x = torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);  // (1, T)
+    int next = int(model.forward(x, {}, nullptr, true).argmax(-1).item<int64_t>());
+    out.push_back(next);
+    if (next == stop) break;
+    ids.push_back(next);
+  }
+  return out;
+}
+
+}  // namespace rexdrug::test
