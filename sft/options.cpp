@@ -100,6 +100,10 @@ SftOptions parse_options(const Config& root, Mode mode) {
 
   Config e = block(root, "eval");
   o.eval_every = positive(e, "every", 0, 0);
+  o.eval_generate = positive(e, "generate", 0, 0);
+  if (o.eval_generate > 0 && mode != Mode::sft) throw e.error("generate", "only for SFT");
+  o.eval_max_new_tokens = positive(e, "max_new_tokens", 512);
+  o.eval_task = e.choice("task", "drugcomb", {"drugcomb", "ddi13"});
   e.check_unknown_keys();
 
   Config lg = block(root, "log");

@@ -53,6 +53,9 @@ struct SftOptions {
 
   // eval
   int64_t eval_every = 0;  // 0: only at the end
+  int64_t eval_generate = 0;        // sft: greedy-generate and score K held-out prompts
+  int64_t eval_max_new_tokens = 512;
+  std::string eval_task = "drugcomb";  // answer format for the parser
   int64_t log_every = 1;
 
   // checkpoints

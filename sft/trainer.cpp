@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <unordered_set>
 #include <memory>
+#include <optional>
 
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
@@ -16,6 +17,7 @@
 #include "core/util/log.h"
 #include "core/util/progress.h"
 #include "sft/batching.h"
+#include "sft/gen_eval.h"
 
 namespace fs = std::filesystem;
 
@@ -231,11 +233,25 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
     });
   };
   const auto eval_plan = plan_all(data.eval, o.eval_max_sequences, o.micro_batch_tokens);
+  std::vector<Conversation> gen_records;
+  std::optional<ChatTemplate> gen_template;
+  if (o.eval_generate > 0 && !o.eval_path.empty()) {
+    gen_records = read_sft_records(o.eval_path);
+    gen_template = pick_template(o, *tokenizer);
+  }
   auto run_eval = [&](int64_t at_step) {
     result.eval_loss = evaluate(*model, data.eval, eval_plan, pad_id);
-    if (metrics)
-      metrics->write({{"step", at_step}, {"eval_loss", result.eval_loss},
-                      {"eval_ppl", std::exp(result.eval_loss)}});
+    nlohmann::json line = {{"step", at_step}, {"eval_loss", result.eval_loss},
+                           {"eval_ppl", std::exp(result.eval_loss)}};
+    if (!gen_records.empty()) {
+      GenEvalResult g = generate_and_score(*model, *tokenizer, *gen_template, gen_records, o.eval_generate,
+                                           parse_task(o.eval_task), o.eval_max_new_tokens);
+      line["gen_prompts"] = g.prompts;
+      line["gen_parse_ok"] = g.parse_ok;
+      line["gen_answer_exact"] = g.answer_exact;
+      line["gen_mean_tokens"] = g.mean_tokens;
+    }
+    if (metrics) metrics->write(line);
     log::info("step " + std::to_string(at_step) + ": held-out loss " + std::to_string(result.eval_loss) +
               " (perplexity " + std::to_string(std::exp(result.eval_loss)) + ")");
   };

@@ -94,17 +94,18 @@ GenerateResult generate(model::Decoder& model, const GenerateRequest& req) {
   // Left-pad the prompts into one (P, L) batch.
   int64_t L = 0;
   for (const auto& prompt : req.prompts) L = std::max<int64_t>(L, prompt.size());
-  torch::Tensor ids = torch::zeros({P, L}, torch::kLong);   // (P, L)
-  torch::Tensor mask = torch::zeros({P, L}, torch::kLong);  // (P, L)
+  std::vector<int64_t> flat_ids(P * L, 0), flat_mask(P * L, 0);
   for (int64_t i = 0; i < P; ++i) {
     const auto& prompt = req.prompts[i];
     const int64_t pad = L - int64_t(prompt.size());
-    for (size_t j = 0; j < prompt.size(); ++j) ids[i][pad + j] = int64_t(prompt[j]);
-    mask[i].narrow(0, pad, prompt.size()).fill_(1);
+    for (size_t j = 0; j < prompt.size(); ++j) {
+      flat_ids[i * L + pad + j] = prompt[j];
+      flat_mask[i * L + pad + j] = 1;
+    }
     result.prompt_tokens += int64_t(prompt.size());
   }
-  ids = ids.to(dev);
-  mask = mask.to(dev);
+  torch::Tensor ids = torch::tensor(flat_ids).view({P, L}).to(dev);    // (P, L)
+  torch::Tensor mask = torch::tensor(flat_mask).view({P, L}).to(dev);  // (P, L)
 
   // Prefill once per prompt, in column chunks, then give each sample its own cache rows.
   model::KVCache cache(L + p.max_new_tokens);

@@ -1,7 +1,7 @@
 // Byte-level BPE as described by a Hugging Face tokenizer.json (the Llama-3 and
 // Qwen2 families). The pipeline is read from the file:
 //   added tokens matched whole in the raw text (leftmost-longest, lstrip/rstrip)
-//   -> normalizer (NFC or none) -> Split pre-tokenizers (regex from the file, ICU)
+//   -> normalizer (NFC or none) -> Split pre-tokenizers (regex from the file)
 //   -> ByteLevel (bytes as the GPT-2 printable alphabet) -> BPE merges by rank
 //   (ignore_merges: a pre-token that is itself in the vocabulary is kept whole).
 // Decoding concatenates each token's raw bytes.
@@ -13,9 +13,9 @@
 
 #include <nlohmann/json.hpp>
 #include <unicode/normalizer2.h>
-#include <unicode/regex.h>
 #include <unicode/unistr.h>
 
+#include "core/tokenizer/pretokenizer.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/utf8.h"
 #include "core/util/error.h"
@@ -61,48 +61,6 @@ bool byte_level_to_bytes(const std::string& token, std::string* out) {
   }
   return true;
 }
-
-// ICU's \s is [\t\n\f\r\p{Z}]; the Hugging Face (Rust) \s is Unicode White_Space
-// (adds \v and U+0085). Rewrite \s and \S so both agree.
-std::string to_icu_pattern(const std::string& pattern) {
-  std::string out;
-  for (size_t i = 0; i < pattern.size(); ++i) {
-    if (pattern[i] == '\\' && i + 1 < pattern.size()) {
-      char next = pattern[++i];
-      if (next == 's') out += "\\p{White_Space}";
-      else if (next == 'S') out += "\\P{White_Space}";
-      else { out += '\\'; out += next; }
-    } else {
-      out += pattern[i];
-    }
-  }
-  return out;
-}
-
-// Maps increasing UTF-16 offsets of a string to byte offsets of its UTF-8 form.
-class Utf16ToByte {
- public:
-  explicit Utf16ToByte(const icu::UnicodeString& u) : u_(u) {}
-  size_t byte_offset(int32_t target) {
-    const char16_t* units = u_.getBuffer();
-    while (unit_ < target) {
-      char16_t c = units[unit_];
-      if (U16_IS_LEAD(c) && unit_ + 1 < u_.length()) {
-        byte_ += 4;
-        unit_ += 2;
-      } else {
-        byte_ += c < 0x80 ? 1 : c < 0x800 ? 2 : 3;
-        unit_ += 1;
-      }
-    }
-    return byte_;
-  }
-
- private:
-  const icu::UnicodeString& u_;
-  int32_t unit_ = 0;
-  size_t byte_ = 0;
-};
 
 struct AddedToken {
   std::string content;
@@ -161,7 +119,7 @@ class BpeTokenizer : public Tokenizer {
   bool added_first_byte_[256] = {};
 
   const icu::Normalizer2* nfc_ = nullptr;     // null: no normalizer
-  std::vector<std::unique_ptr<icu::RegexPattern>> splits_;
+  std::vector<std::unique_ptr<Pretokenizer>> splits_;
   std::vector<int> prefix_ids_, suffix_ids_;  // post-processor for add_special
 
   static constexpr size_t kMaxCache = 1 << 20;
@@ -310,14 +268,11 @@ void BpeTokenizer::load_pre_tokenizer(const json& pre) {
   } else {
     throw file_error(path_, 0, "unsupported pre_tokenizer " + type);
   }
-  UErrorCode status = U_ZERO_ERROR;
-  UParseError where;
-  std::unique_ptr<icu::RegexPattern> compiled(icu::RegexPattern::compile(
-      icu::UnicodeString::fromUTF8(to_icu_pattern(pattern)), 0, where, status));
-  if (U_FAILURE(status))
-    throw file_error(path_, 0, "pre_tokenizer regex does not compile (" + std::string(u_errorName(status)) +
-                                   " at offset " + std::to_string(where.offset) + "): " + pattern);
-  splits_.push_back(std::move(compiled));
+  try {
+    splits_.push_back(std::make_unique<Pretokenizer>(pattern));
+  } catch (const Error& e) {
+    throw file_error(path_, 0, e.what());
+  }
 }
 
 void BpeTokenizer::load_post_processor(const json& post) {
@@ -419,27 +374,9 @@ void BpeTokenizer::encode_chunk(std::string_view chunk, std::vector<int>& out) c
     chunk = normalized;
   }
   std::vector<std::string_view> pieces{chunk}, next;
-  for (const auto& pattern : splits_) {
+  for (const auto& split : splits_) {
     next.clear();
-    UErrorCode status = U_ZERO_ERROR;
-    std::unique_ptr<icu::RegexMatcher> matcher(pattern->matcher(status));
-    for (std::string_view piece : pieces) {
-      // ICU matches fastest on UTF-16; match offsets are mapped back to bytes.
-      icu::UnicodeString u = icu::UnicodeString::fromUTF8(
-          icu::StringPiece(piece.data(), static_cast<int32_t>(piece.size())));
-      matcher->reset(u);
-      Utf16ToByte offsets(u);
-      size_t prev = 0;
-      while (matcher->find()) {
-        size_t s = offsets.byte_offset(matcher->start(status));
-        size_t e = offsets.byte_offset(matcher->end(status));
-        if (s > prev) next.push_back(piece.substr(prev, s - prev));  // unmatched gap
-        if (e > s) next.push_back(piece.substr(s, e - s));
-        prev = e;
-      }
-      if (prev < piece.size()) next.push_back(piece.substr(prev));
-    }
-    if (U_FAILURE(status)) throw Error(path_ + ": regex failed: " + u_errorName(status));
+    for (std::string_view piece : pieces) split->split(piece, next);
     pieces.swap(next);
   }
   for (std::string_view piece : pieces) encode_piece(piece, out);

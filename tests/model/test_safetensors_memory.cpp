@@ -3,6 +3,7 @@
 // numbers recorded in docs/benchmarks/checkpoints.md). Writes to /tmp/rexdrug_st_memory.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +64,9 @@ void measure(const std::string& label, torch::ScalarType stored, torch::ScalarTy
   }
   const bool reset = reset_peak();
   const uint64_t rss_before = proc_status_bytes("VmRSS");
+  auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < out.size(); ++i) ck.load_into(ck.names()[i], out[i]);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const uint64_t peak = proc_status_bytes("VmHWM");
 
   // The values arrived: first and last row of every tensor equal the generating row.
@@ -77,10 +80,10 @@ void measure(const std::string& label, torch::ScalarType stored, torch::ScalarTy
   std::printf(
       "%s: %d tensors, %.3f GiB stored, %.3f GiB destination; RSS before load %.3f GiB; "
       "peak RSS during load %.3f GiB (VmHWM%s); peak / destination bytes = %.3f; "
-      "(peak - RSS before) / destination bytes = %.3f\n",
+      "(peak - RSS before) / destination bytes = %.3f; load %.1f s (%.2f GiB/s of destination)\n",
       label.c_str(), n_tensors, gib(file_bytes), gib(dest_bytes), gib(rss_before), gib(peak),
       reset ? " reset before load" : " NOT reset: includes generation", ratio,
-      double(peak - rss_before) / double(dest_bytes));
+      double(peak - rss_before) / double(dest_bytes), secs, gib(dest_bytes) / secs);
   std::fflush(stdout);
   CHECK(ratio < 1.3);
   fs::remove_all(dir);

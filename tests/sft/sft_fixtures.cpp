@@ -54,15 +54,20 @@ std::string write_tiny_model_config(const std::string& dir, int vocab_size) {
 
 std::vector<Conversation> tiny_records() {
   const char* sys = "Extract drug combinations.";
+  auto reply = [](const std::string& think, const std::string& answer) {
+    return "<think>\n" + think + "\n</think>\n\n<answer>\n" + answer + "\n</answer>";
+  };
   return {
       {{"system", sys}, {"user", "Target sentence: Cisplatin and 5-fluorouracil were given together.\n"},
-       {"assistant", "<answer> POS cisplatin 5-fluorouracil </answer>"}},
+       {"assistant", reply("The drugs were used together.",
+                           "[{\"type\": \"POS\", \"ent_set\": [\"cisplatin\", \"5-fluorouracil\"]}]")}},
       {{"system", sys}, {"user", "Target sentence: Patients received carboplatin or docetaxel.\n"},
-       {"assistant", "<answer> NO_COMB </answer>"}},
+       {"assistant", reply("Alternatives.", "[{\"type\": \"NO_COMB\", \"ent_set\": []}]")}},
       {{"system", sys}, {"user", "Target sentence: Gemcitabine and paclitaxel improved survival.\n"},
-       {"assistant", "<answer> POS gemcitabine paclitaxel </answer>"}},
+       {"assistant", reply("A beneficial effect.",
+                           "[{\"type\": \"POS\", \"ent_set\": [\"gemcitabine\", \"paclitaxel\"]}]")}},
       {{"system", sys}, {"user", "Target sentence: The trial compared docetaxel with cisplatin.\n"},
-       {"assistant", "<answer> NO_COMB docetaxel </answer>"}},
+       {"assistant", reply("Compared arms.", "[{\"type\": \"NO_COMB\", \"ent_set\": []}]")}},
   };
 }
 

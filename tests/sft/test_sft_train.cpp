@@ -18,10 +18,12 @@ namespace {
 
 // A run config over the tiny fixtures; `extra` is appended YAML (top-level blocks).
 std::string write_config(const std::string& dir, const std::string& model_yaml,
-                         const std::string& train_yaml, const std::string& extra = "") {
+                         const std::string& train_yaml, const std::string& extra = "",
+                         const std::string& data_extra = "") {
   std::string yaml = "seed: 7\nrun_dir: " + dir + "/run\n" + model_yaml +
                      "tokenizer:\n  path: " + test::sft_tokenizer_dir() + "\n" +
-                     "data:\n  train: " + dir + "/sft.jsonl\n  max_length: 256\n" + train_yaml + extra;
+                     "data:\n  train: " + dir + "/sft.jsonl\n  max_length: 256\n" + data_extra +
+                     train_yaml + extra;
   return test::write_text(dir + "/config.yaml", yaml);
 }
 
@@ -57,7 +59,11 @@ TEST_CASE("a tiny model overfits four SFT records and then generates the memoris
   std::string cfg = write_config(dir, tiny_model_yaml(dir),
                                  "train:\n  epochs: 120\n  batch_size: 4\n  lr: 0.01\n  warmup: 0.05\n"
                                  "  min_lr_ratio: 0.1\n  threads: 2\n",
-                                 "log:\n  every: 20\ncheckpoint:\n  keep: 1\n");
+                                 "log:\n  every: 20\ncheckpoint:\n  keep: 1\neval:\n  generate: 4\n"
+                                 "  max_new_tokens: 60\n",
+                                 // held-out = the training records: the final generate-and-score
+                                 // sees them memorised
+                                 "  eval: " + dir + "/sft.jsonl\n");
   sft::TrainResult r = train(cfg);
   CHECK(r.finished);
   CHECK(r.step == 120);
@@ -69,7 +75,7 @@ TEST_CASE("a tiny model overfits four SFT records and then generates the memoris
   for (const Conversation& rec : test::tiny_records()) {
     Conversation prompt(rec.begin(), rec.end() - 1);
     RenderedChat p = tmpl.render_ids(prompt, *tok, true);
-    std::vector<int> out = test::greedy(*model, p.ids, tok->special().end_of_turn, 40);
+    std::vector<int> out = test::greedy(*model, p.ids, tok->special().end_of_turn, 60);
     REQUIRE(!out.empty());
     CHECK(out.back() == tok->special().end_of_turn);
     out.pop_back();
@@ -82,9 +88,16 @@ TEST_CASE("a tiny model overfits four SFT records and then generates the memoris
   CHECK(fs::exists(dir + "/run/final/optimizer.pt"));
   auto metrics = read_jsonl(dir + "/run/metrics.jsonl");
   REQUIRE(metrics.size() >= 2);
-  CHECK(metrics.back()["step"] == 120);
-  CHECK(metrics.back().contains("grad_norm"));
-  CHECK(metrics.back().contains("tokens_per_s"));
+  const json& last = metrics.back();  // the final evaluation
+  CHECK(last["step"] == 120);
+  CHECK(last["eval_loss"].get<double>() < 0.02);
+  CHECK(last["gen_prompts"] == 4);
+  CHECK(last["gen_parse_ok"].get<double>() == 1.0);
+  CHECK(last["gen_answer_exact"].get<double>() == 1.0);
+  const json& step_line = metrics[metrics.size() - 2];
+  CHECK(step_line["step"] == 120);
+  CHECK(step_line.contains("grad_norm"));
+  CHECK(step_line.contains("tokens_per_s"));
 }
 
 TEST_CASE("resuming after an interruption ends exactly where an uninterrupted run does", "[sft]") {
