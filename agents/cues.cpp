@@ -113,6 +113,26 @@ std::vector<CueKind> effect_cues_for(const std::string& label) {
   return {};
 }
 
+std::vector<std::string> sentences_naming(const std::string& paragraph,
+                                          const std::vector<std::string>& drugs,
+                                          const std::string& skip) {
+  std::vector<std::string> out;
+  const std::string skipped = trim(skip);
+  for (size_t start = 0; start < paragraph.size();) {
+    size_t stop = paragraph.find(". ", start);
+    size_t end = stop == std::string::npos ? paragraph.size() : stop + 1;
+    std::string s = trim(paragraph.substr(start, end - start));
+    start = end;
+    if (s == skipped) continue;
+    for (const std::string& d : drugs)
+      if (has_phrase(s, d)) {
+        out.push_back(s);
+        break;
+      }
+  }
+  return out;
+}
+
 const std::vector<std::string>& leak_words() {
   static const std::vector<std::string> words = {
       "gold", "ground truth", "label", "labels", "labelled", "labeled", "annotation",

@@ -29,6 +29,12 @@ std::string find_cue(const std::string& text, CueKind kind);
 // NEG -> harm, COMB -> uncertainty, MECHANISM -> mechanism, ...).
 std::vector<CueKind> effect_cues_for(const std::string& label);
 
+// The sentences of a paragraph (split at ". ") that name one of `drugs`,
+// leaving out `skip` (the target sentence itself).
+std::vector<std::string> sentences_naming(const std::string& paragraph,
+                                          const std::vector<std::string>& drugs,
+                                          const std::string& skip);
+
 // Words that reveal the gold answer was given ("gold", "label", "annotation").
 const std::vector<std::string>& leak_words();
 

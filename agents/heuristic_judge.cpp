@@ -187,7 +187,6 @@ void check_usefulness(const Example& ex, const ParsedCompletion& p, Check& c) {
 
 // The effect the answer claims must have support in the text.
 void check_soundness(const Example& ex, const ParsedCompletion& p, Check& c) {
-  const std::string source = ex.sentence + "\n" + ex.context;
   if (ex.relations.empty()) {
     std::string comb = find_cue(ex.sentence, CueKind::combination);
     if (!comb.empty() && find_cue(ex.sentence, CueKind::alternative).empty() &&
@@ -197,10 +196,11 @@ void check_soundness(const Example& ex, const ParsedCompletion& p, Check& c) {
   }
   for (const Relation& r : ex.relations) {
     bool in_sentence = false, in_text = false, cited = false;
+    // Outside the sentence, only the abstract's sentences about these drugs count.
+    std::vector<std::string> related = sentences_naming(ex.context, r.drugs, ex.sentence);
     for (CueKind k : effect_cues_for(r.label)) {
-      std::string cue_s = find_cue(ex.sentence, k), cue_t = find_cue(source, k);
-      in_sentence = in_sentence || !cue_s.empty();
-      in_text = in_text || !cue_t.empty();
+      in_sentence = in_sentence || !find_cue(ex.sentence, k).empty();
+      for (const std::string& s : related) in_text = in_text || !find_cue(s, k).empty();
       for (const std::string& q : quotes_of(p.think))
         if (count_words(q) <= 12 && !find_cue(q, k).empty()) cited = true;
     }

@@ -89,26 +89,6 @@ std::string window_quote(const std::string& sentence, const std::vector<std::str
   return sentence.substr(words[a].first, words[b].second - words[a].first);
 }
 
-// The paragraph's sentences that name one of the drugs (split at ". ").
-std::vector<std::string> context_sentences(const Example& ex,
-                                           const std::vector<std::string>& drugs) {
-  std::vector<std::string> out;
-  const std::string& c = ex.context;
-  size_t start = 0;
-  while (start < c.size()) {
-    size_t stop = c.find(". ", start);
-    size_t end = stop == std::string::npos ? c.size() : stop + 1;
-    std::string s = trim(c.substr(start, end - start));
-    for (const std::string& d : drugs)
-      if (has_phrase(s, d) && s != trim(ex.sentence)) {
-        out.push_back(s);
-        break;
-      }
-    start = end;
-  }
-  return out;
-}
-
 std::string title_of(const Example& ex) {
   size_t stop = ex.context.find(". ");
   if (stop == std::string::npos) return "";
@@ -172,7 +152,7 @@ std::string reason_about(const Example& ex, const Relation& r, bool widen) {
   for (CueKind kind : effect_cues_for(r.label))
     if (cue.empty()) cue = find_cue(ex.sentence, kind);
   if (cue.empty() && widen) {
-    for (const std::string& s : context_sentences(ex, drugs)) {
+    for (const std::string& s : sentences_naming(ex.context, drugs, ex.sentence)) {
       for (CueKind kind : effect_cues_for(r.label))
         if (cue.empty()) cue = find_cue(s, kind);
       if (!cue.empty()) {

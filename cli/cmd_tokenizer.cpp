@@ -160,10 +160,12 @@ void add_bench(CLI::App& bench) {
     std::vector<std::pair<std::string, std::string>> runs = {
         {"llama3_1 (byte-level BPE)", dir + "/llama3_1"}, {"qwen (byte-level BPE)", dir + "/qwen3"}};
     std::string sp = args->sentencepiece;
+    std::string scratch;  // removed at the end when the model is trained here
     if (sp.empty()) {
       sp = (fs::temp_directory_path() / ("rexdrug_bench_sp_" + std::to_string(::getpid()))).string();
       std::string corpus = sp + "/corpus.txt";
       make_dirs(sp);
+      scratch = sp;
       std::string text;
       for (const std::string& l : tokenizer_corpus_lines(examples)) text += l + "\n";
       write_file_atomic(corpus, text);
@@ -190,6 +192,7 @@ void add_bench(CLI::App& bench) {
                   cold.cpu_mb_s, warm.cpu_mb_s, double(cold.tokens) / paragraphs.size(), cold.wall_mb_s,
                   warm.wall_mb_s);
     }
+    if (!scratch.empty()) fs::remove_all(scratch);
   });
 }
 

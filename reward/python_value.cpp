@@ -47,7 +47,10 @@ Kind kind(const json& v) {
   }
 }
 
+namespace {
+// The content of a marker object (a tuple's or set's items, ...).
 const json& payload(const json& v) { return v.begin().value(); }
+}  // namespace
 
 bool truthy(const json& v) {
   switch (kind(v)) {

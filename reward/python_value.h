@@ -27,9 +27,7 @@ enum class Kind { none, boolean, integer, floating, str, list, dict, tuple, set,
 Kind kind(const nlohmann::json& v);
 // bool(v) in Python.
 bool truthy(const nlohmann::json& v);
-// str(v).upper().strip() == s when v is a str; for any other type the result
-// of str() is never a valid relation type and never empty.
-// Python's str.strip() / str.upper() over Unicode (ICU full case mapping).
+// s.upper().strip() in Python (ICU full case mapping: "ß" -> "SS").
 std::string upper_strip(std::string_view s);
 // Python's str.strip(): removes the str.isspace() characters at both ends.
 std::string strip(std::string_view s);

@@ -180,7 +180,8 @@ std::string sanitize_utf8(const std::string& s) {
 // tracked only inside brackets (prose apostrophes stay harmless); a string may
 // not cross a newline and nesting is capped, so a stray bracket or quote costs
 // one abandoned candidate, never quadratic work or deep recursion later.
-std::vector<std::string_view> bracket_spans(std::string_view text) {
+// *unclosed is set when some bracket never closed (a cut or broken answer).
+std::vector<std::string_view> bracket_spans(std::string_view text, bool* unclosed) {
   const int max_depth = 32;
   const int max_restarts = 64;
   std::vector<std::string_view> spans;
@@ -217,6 +218,7 @@ std::vector<std::string_view> bracket_spans(std::string_view text) {
     } else if (abandon_at != std::string_view::npos) {
       i = abandon_at;
     } else {  // never closed: retry from the next character a bounded number of times
+      *unclosed = true;
       if (++restarts > max_restarts) break;
       i = start + 1;
     }
@@ -241,11 +243,13 @@ struct FoundJson {
   std::string text;
 };
 
-// The last answer-shaped bracketed span of region; else the last that parses at all.
+// The last answer-shaped bracketed span of region; else, unless a bracket was
+// left open (then the answer itself is most likely the broken part), the last
+// span that parses at all.
 FoundJson find_answer_json(std::string_view region) {
   FoundJson found;
-  bool best_is_items = false;
-  for (std::string_view span : bracket_spans(region)) {
+  bool best_is_items = false, unclosed = false;
+  for (std::string_view span : bracket_spans(region, &unclosed)) {
     if (!found.any_candidate) found.text = std::string(span);
     found.any_candidate = true;
     std::optional<json> v = parse_json_or_python(span);
@@ -257,6 +261,11 @@ FoundJson find_answer_json(std::string_view region) {
       found.text = std::string(span);
       best_is_items = best_is_items || items;
     }
+  }
+  if (unclosed && !best_is_items) found.parsed = false;
+  if (!found.any_candidate && unclosed) {  // only an open bracket: show where it starts
+    found.any_candidate = true;
+    found.text = trim(region.substr(region.find_first_of("[{")));
   }
   return found;
 }

@@ -82,11 +82,14 @@ const char* kSections =
 // Distinct mention texts in order of first appearance, as a JSON list (names
 // may hold commas, so a plain comma-separated list would be ambiguous).
 std::string drug_list(const Example& ex) {
-  nlohmann::json names = nlohmann::json::array();
+  std::string out = "[";
   std::set<std::string> seen;
-  for (const Mention& m : ex.mentions)
-    if (seen.insert(m.text).second) names.push_back(m.text);
-  return names.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  for (const Mention& m : ex.mentions) {
+    if (!seen.insert(m.text).second) continue;
+    if (out.size() > 1) out += ", ";
+    out += nlohmann::json(m.text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return out + "]";
 }
 
 std::string user_message(const Example& ex, const PromptOptions& options) {

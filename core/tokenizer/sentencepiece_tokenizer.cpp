@@ -2,8 +2,13 @@
 // decode_bytes is done piece by piece here rather than by the library so that
 // byte-fallback pieces of a character split across tokens stay raw bytes (the
 // library would replace them by U+FFFD), which streaming decode needs.
+// The library is reached through sentencepiece_dl.h (see there why).
 #include <sentencepiece_processor.h>
 
+#include <cstring>
+#include <new>
+
+#include "core/tokenizer/sentencepiece_dl.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/utf8.h"
 #include "core/util/error.h"
@@ -14,11 +19,62 @@ namespace {
 
 const std::string kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 
+using Processor = sentencepiece::SentencePieceProcessor;
+
+// The same method type returning sp::Status instead of the library's Status.
+template <typename Method> struct RawMethod;
+template <typename... Args>
+struct RawMethod<sentencepiece::util::Status (Processor::*)(Args...)> {
+  using type = sp::Status (Processor::*)(Args...);
+};
+template <typename... Args>
+struct RawMethod<sentencepiece::util::Status (Processor::*)(Args...) const> {
+  using type = sp::Status (Processor::*)(Args...) const;
+};
+
+// Constructs a processor with the library's constructor (looked up by name).
+Processor* new_processor() {
+  using Ctor = void (*)(void*);
+  auto ctor = reinterpret_cast<Ctor>(sp::symbol(false, "_ZN13sentencepiece22SentencePieceProcessorC1Ev"));
+  void* memory = ::operator new(sizeof(Processor));
+  ctor(memory);
+  return static_cast<Processor*>(memory);
+}
+
+// A Status-returning virtual method called so that its result is our Status
+// twin (same ABI): naming the library's Status would link its destructor.
+template <typename Method>
+auto as_raw(Method method) {
+  using Raw = typename RawMethod<Method>::type;
+  Raw raw;
+  static_assert(sizeof(raw) == sizeof(method), "pointer-to-member layout");
+  std::memcpy(&raw, &method, sizeof(raw));
+  return raw;
+}
+
+std::string load_model(Processor& processor, const std::string& path) {
+  using Load = sentencepiece::util::Status (Processor::*)(absl::string_view);
+  sp::Status status = (processor.*as_raw(static_cast<Load>(&Processor::Load)))(path);
+  return status.ok() ? "" : status.message();
+}
+
+template <typename Out>
+std::vector<Out> encode_as(const Processor& processor, std::string_view text) {
+  using Encode = sentencepiece::util::Status (Processor::*)(absl::string_view, std::vector<Out>*) const;
+  std::vector<Out> out;
+  sp::Status status = (processor.*as_raw(static_cast<Encode>(&Processor::Encode)))(text, &out);
+  if (!status.ok()) throw Error("SentencePiece encode failed: " + status.message());
+  return out;
+}
+
 class SentencePieceTokenizer : public Tokenizer {
  public:
-  explicit SentencePieceTokenizer(const std::string& path) : path_(path) {
-    auto status = sp_.Load(path);
-    if (!status.ok()) throw file_error(path, 0, "cannot load SentencePiece model: " + status.ToString());
+  explicit SentencePieceTokenizer(const std::string& path) : path_(path), sp_(*new_processor()) {
+    std::string error = load_model(sp_, path);
+    if (!error.empty()) {
+      destroy();
+      throw file_error(path, 0, "cannot load SentencePiece model: " + error);
+    }
     special_.bos = sp_.bos_id();
     special_.eos = sp_.eos_id();
     special_.pad = sp_.pad_id();
@@ -26,16 +82,13 @@ class SentencePieceTokenizer : public Tokenizer {
     if (special_.end_of_turn < 0) special_.end_of_turn = special_.eos;
     // A model trained with add_dummy_prefix puts a space before the text;
     // decoding removes it again at the start.
-    std::vector<std::string> pieces;
-    sp_.Encode("a", &pieces);
+    std::vector<std::string> pieces = encode_as<std::string>(sp_, "a");
     dummy_prefix_ = !pieces.empty() && pieces[0].compare(0, kSpace.size(), kSpace) == 0;
   }
 
   std::vector<int> encode(std::string_view text, bool add_special) const override {
     check_utf8(text);
-    std::vector<int> ids;
-    auto status = sp_.Encode(text, &ids);
-    if (!status.ok()) throw Error(path_ + ": encode failed: " + status.ToString());
+    std::vector<int> ids = encode_as<int>(sp_, text);
     if (add_special && special_.bos >= 0) ids.insert(ids.begin(), special_.bos);
     return ids;
   }
@@ -86,9 +139,16 @@ class SentencePieceTokenizer : public Tokenizer {
   int vocab_size() const override { return sp_.GetPieceSize(); }
   std::string kind() const override { return "sentencepiece"; }
 
+  ~SentencePieceTokenizer() override { destroy(); }
+
  private:
+  void destroy() {
+    sp_.~Processor();  // virtual: runs the library's destructor
+    ::operator delete(&sp_);
+  }
+
   std::string path_;
-  sentencepiece::SentencePieceProcessor sp_;
+  Processor& sp_;
   bool dummy_prefix_ = false;
 };
 

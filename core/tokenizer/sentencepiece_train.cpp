@@ -4,12 +4,11 @@
 // so every character (newlines, rare symbols) stays encodable.
 #include "core/tokenizer/sentencepiece_train.h"
 
-#include <sentencepiece_trainer.h>
-
 #include <filesystem>
 #include <unordered_map>
 
 #include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/sentencepiece_dl.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
 
@@ -52,8 +51,15 @@ void train_sentencepiece(const SentencePieceTrainOptions& options) {
       {"num_threads", std::to_string(options.threads)},
       {"minloglevel", "2"},
   };
-  auto status = sentencepiece::SentencePieceTrainer::Train(args);
-  if (!status.ok()) throw file_error(options.input, 0, "SentencePiece training failed: " + status.ToString());
+  // SentencePieceTrainer::Train(kwargs, nullptr, nullptr), looked up by name
+  // (see sentencepiece_dl.h).
+  using Train = sp::Status (*)(const std::unordered_map<std::string, std::string>&, void*, std::string*);
+  auto train = reinterpret_cast<Train>(sp::symbol(
+      true,
+      "_ZN13sentencepiece20SentencePieceTrainer5TrainERKSt13unordered_mapINSt7__cxx1112basic_stringIcSt11char_"
+      "traitsIcESaIcEEES7_St4hashIS7_ESt8equal_toIS7_ESaISt4pairIKS7_S7_EEEPNS_16SentenceIteratorEPS7_"));
+  sp::Status status = train(args, nullptr, nullptr);
+  if (!status.ok()) throw file_error(options.input, 0, "SentencePiece training failed: " + status.message());
 }
 
 }  // namespace rexdrug

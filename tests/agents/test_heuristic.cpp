@@ -63,7 +63,7 @@ TEST_CASE("the heuristic writer argues to the gold answer and quotes the text", 
   const Example& alt = by_id(all, "alt1");
   ParsedCompletion q = parse_completion(heuristic_write(alt, {}), Task::drugcomb);
   CHECK(answer_matches_gold(q, alt.relations));
-  CHECK(q.think.find("\"or\"") != std::string::npos);
+  CHECK(q.think.find("\"either\"") != std::string::npos);  // the first alternative cue
   CHECK(q.think.find("NO_COMB") != std::string::npos);
 }
 

@@ -60,7 +60,7 @@ TEST_CASE("build_prompt: system defines the labels, user gives the text", "[data
   Conversation ddi = build_prompt(ddi_example(), with);
   for (const char* label : {"MECHANISM", "EFFECT", "ADVISE", "INT", "NO_COMB", "two drugs"})
     CHECK(contains(ddi[0].content, label));
-  CHECK_FALSE(contains(ddi[0].content, "COMB:"));
+  CHECK_FALSE(contains(ddi[0].content, "- POS"));
   CHECK_FALSE(contains(ddi[1].content, "Context paragraph"));  // sentence only
   CHECK(contains(ddi[1].content, "Drugs in the target sentence: [\"A\", \"B\"]"));  // distinct names
 }

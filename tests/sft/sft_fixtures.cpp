@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/tokenizer/sentencepiece_train.h"
 #include "tests/test_util.h"
 
 namespace rexdrug::test {
@@ -15,29 +14,50 @@ std::string write_text(const std::string& path, const std::string& text) {
   return path;
 }
 
+namespace {
+// GPT-2's byte -> printable character map (the byte-level BPE vocabulary alphabet), as UTF-8.
+std::vector<std::string> byte_symbols() {
+  std::vector<int> cp(256, -1);
+  for (int b = 0; b < 256; ++b)
+    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) cp[size_t(b)] = b;
+  int n = 0;
+  for (int b = 0; b < 256; ++b)
+    if (cp[size_t(b)] < 0) cp[size_t(b)] = 256 + n++;
+  std::vector<std::string> out;
+  for (int c : cp) {
+    std::string u;
+    if (c < 0x80) u += char(c);
+    else { u += char(0xC0 | (c >> 6)); u += char(0x80 | (c & 0x3F)); }
+    out.push_back(u);
+  }
+  return out;
+}
+}  // namespace
+
+// A byte-level BPE tokenizer without merges (one token per byte) plus the plain
+// template's markers. (The project's SentencePiece library cannot be loaded in a
+// process that also loads LibTorch; see docs/sft.md.)
 std::string sft_tokenizer_dir() {
   static std::string dir;
   if (!dir.empty()) return dir;
   dir = scratch_dir("sft_tokenizer");
-  std::string text;
-  const char* lines[] = {
-      "Cisplatin and 5-fluorouracil were given together with a beneficial effect.",
-      "The combination of gemcitabine and paclitaxel improved survival in patients.",
-      "Patients received carboplatin or docetaxel as second-line therapy.",
-      "Extract the drug combinations of the target sentence.",
-      "Context paragraph: a randomised trial of chemotherapy in advanced lung cancer.",
-      "<answer> [{\"type\": \"POS\", \"ent_set\": [\"cisplatin\", \"5-fluorouracil\"]}] </answer>",
-      "<think> The sentence reports that the drugs were used together. </think>",
-  };
-  for (int rep = 0; rep < 20; ++rep)
-    for (const char* l : lines) text += std::string(l) + "\n";
-  write_text(dir + "/corpus.txt", text);
-  SentencePieceTrainOptions o;
-  o.input = dir + "/corpus.txt";
-  o.out_dir = dir;
-  o.vocab_size = 400;
-  o.threads = 1;
-  train_sentencepiece(o);
+  nlohmann::json vocab = nlohmann::json::object();
+  std::vector<std::string> symbols = byte_symbols();
+  for (int b = 0; b < 256; ++b) vocab[symbols[size_t(b)]] = b;
+  nlohmann::json added = nlohmann::json::array();
+  int id = 256;
+  for (const char* t : {"<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"})
+    added.push_back({{"id", id++}, {"content", t}, {"special", true}});
+  nlohmann::json tok = {
+      {"version", "1.0"},
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true},
+                         {"use_regex", false}}},
+      {"post_processor", nullptr},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
+  write_text(dir + "/tokenizer.json", tok.dump());
   return dir;
 }
 

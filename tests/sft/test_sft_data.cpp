@@ -88,8 +88,10 @@ TEST_CASE("packing cuts documents into full rows with every token in the loss", 
   auto tok = load_tokenizer(test::sft_tokenizer_dir());
   std::vector<std::string> docs = {"Cisplatin and paclitaxel were given.", "Patients received docetaxel.",
                                    "The combination improved survival in patients."};
+  const int bos = tok->special().bos, eos = tok->special().eos;
+  REQUIRE(eos >= 0);
   long total = 0;
-  for (auto& d : docs) total += long(tok->encode(d).size()) + 2;  // + bos + eos
+  for (auto& d : docs) total += long(tok->encode(d).size()) + (bos >= 0) + 1;
   DataStats stats;
   auto rows = pack_documents(docs, *tok, 8, stats);
   CHECK(long(rows.size()) == total / 8);
@@ -97,7 +99,10 @@ TEST_CASE("packing cuts documents into full rows with every token in the loss", 
     CHECK(r.ids.size() == 8);
     CHECK(r.labels == r.ids);
   }
-  CHECK(rows[0].ids[0] == tok->special().bos);
+  std::vector<int> first = tok->encode(docs[0]);
+  if (bos >= 0) first.insert(first.begin(), bos);
+  CHECK(std::vector<int>(rows[0].ids.begin(), rows[0].ids.begin() + 4) ==
+        std::vector<int>(first.begin(), first.begin() + 4));
 }
 
 TEST_CASE("batches: seeded order, global batch split by rank, micro-batches fit the budget", "[sft]") {

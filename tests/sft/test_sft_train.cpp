@@ -33,7 +33,7 @@ std::string tiny_model_yaml(const std::string& dir) {
          "\n  autocast: \"false\"\n";
 }
 
-sft::TrainResult train(const std::string& config_path, bool resume = false,
+sft::TrainResult run_sft(const std::string& config_path, bool resume = false,
                        const std::string& merge = "") {
   sft::RunFlags flags;
   flags.resume = resume;
@@ -64,7 +64,7 @@ TEST_CASE("a tiny model overfits four SFT records and then generates the memoris
                                  // held-out = the training records: the final generate-and-score
                                  // sees them memorised
                                  "  eval: " + dir + "/sft.jsonl\n");
-  sft::TrainResult r = train(cfg);
+  sft::TrainResult r = run_sft(cfg);
   CHECK(r.finished);
   CHECK(r.step == 120);
   CHECK(r.last_loss < 0.02);
@@ -116,16 +116,16 @@ TEST_CASE("resuming after an interruption ends exactly where an uninterrupted ru
   fs::copy_file(dir + "/sft.jsonl", a + "/sft.jsonl");
   fs::copy_file(dir + "/sft.jsonl", b + "/sft.jsonl");
 
-  sft::TrainResult full = train(write_config(a, model_yaml, train_yaml, ckpt));
+  sft::TrainResult full = run_sft(write_config(a, model_yaml, train_yaml, ckpt));
   REQUIRE(full.finished);
   REQUIRE(full.total_steps == 6);
 
-  sft::TrainResult part = train(write_config(b, model_yaml, train_yaml + "  stop_after_steps: 3\n", ckpt));
+  sft::TrainResult part = run_sft(write_config(b, model_yaml, train_yaml + "  stop_after_steps: 3\n", ckpt));
   CHECK_FALSE(part.finished);
   CHECK(part.step == 3);
   // Starting again without --resume is refused.
-  CHECK_THROWS_WITH(train(b + "/config.yaml"), Catch::Contains("--resume"));
-  sft::TrainResult rest = train(write_config(b, model_yaml, train_yaml, ckpt), true);
+  CHECK_THROWS_WITH(run_sft(b + "/config.yaml"), Catch::Contains("--resume"));
+  sft::TrainResult rest = run_sft(write_config(b, model_yaml, train_yaml, ckpt), true);
   CHECK(rest.finished);
   CHECK(rest.step == 6);
 
@@ -147,7 +147,7 @@ TEST_CASE("LoRA SFT trains only the adapter; the merged model gives the same log
   std::string cfg = write_config(dir, "model:\n  path: " + dir + "/base\n  autocast: \"false\"\n",
                                  "train:\n  epochs: 2\n  batch_size: 2\n  lr: 0.01\n  threads: 1\n",
                                  "lora:\n  enabled: true\n  r: 4\n  alpha: 8\n  dropout: 0.1\n");
-  sft::TrainResult r = train(cfg, false, dir + "/merged");
+  sft::TrainResult r = run_sft(cfg, false, dir + "/merged");
   REQUIRE(r.finished);
   CHECK(fs::exists(r.checkpoint + "/adapter_model.safetensors"));
   CHECK_FALSE(fs::exists(r.checkpoint + "/model.safetensors"));

@@ -13,15 +13,16 @@
 
 using namespace rexdrug;
 
-namespace {
-
-// Loading a 9-17 MB tokenizer.json takes a moment: load each once per run.
+// Loading a 9-17 MB tokenizer.json takes a moment: load each once per run
+// (test_chat_template.cpp uses this too).
 const Tokenizer& real_tokenizer(const std::string& family) {
   static std::map<std::string, std::unique_ptr<Tokenizer>> loaded;
   auto& t = loaded[family];
   if (!t) t = load_tokenizer(test::tokenizers_dir() + "/" + family);
   return *t;
 }
+
+namespace {
 
 void check_reference(const std::string& family) {
   std::string dir = test::tokenizers_dir();
@@ -93,7 +94,8 @@ TEST_CASE("BPE special tokens, added tokens and add_special", "[corpus]") {
 
 TEST_CASE("Streaming decode holds back a character split across tokens", "[corpus]") {
   const Tokenizer& llama = real_tokenizer("llama3_1");
-  std::string text = "IC50 of 5 \xCE\xBCM (\xE2\x89\xA5 10) \xE6\x97\xA5\xE6\x9C\xAC";  // μ, ≥, 日本
+  // μ, ≥, 日本, then rare characters (DNA emoji, 鱻, math alpha) that BPE splits into bytes.
+  std::string text = "IC50 of 5 \xCE\xBCM (\xE2\x89\xA5 10) \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\xA7\xAC \xE9\xB1\xBB \xF0\x9D\x9B\xBC";
   std::vector<int> ids = llama.encode(text);
   bool held_back = false;
   for (size_t n = 1; n <= ids.size(); ++n) {

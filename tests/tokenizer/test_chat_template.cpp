@@ -13,6 +13,8 @@
 
 using namespace rexdrug;
 
+const Tokenizer& real_tokenizer(const std::string& family);  // test_bpe.cpp
+
 namespace {
 
 const std::string kReply = "<think>\nx\n</think>\n\n<answer>\n[]\n</answer>";
@@ -100,7 +102,7 @@ TEST_CASE("Templates recognised from the shipped tokenizer_config.json files", "
 // The ids of a rendered chat equal encoding its whole text, and the mask
 // covers exactly the reply and its end-of-turn token.
 void check_reply_span(const std::string& family, const std::string& template_name, const std::string& eot) {
-  auto tok = load_tokenizer(test::tokenizers_dir() + "/" + family);
+  const Tokenizer* tok = &real_tokenizer(family);
   ChatTemplate t = ChatTemplate::by_name(template_name);
   RenderedChat r = t.render_ids(full_chat(), *tok, false);
   CHECK(r.text == t.render(full_chat(), false));
