@@ -116,9 +116,9 @@ std::string effect_sentence(const std::string& label, const std::string& cue,
                        : words + " point to harm or a weaker effect, so the combination is "
                                  "unfavourable.";
   if (label == "COMB")
-    return (cue.empty() ? std::string() : words + " keep the statement descriptive: ") +
-           "no benefit or harm of giving them together is stated, so the effect is neutral or "
-           "unclear.";
+    return (cue.empty() ? "No" : words + " keep the statement descriptive: no") +
+           std::string(" benefit or harm of giving them together is stated, so the effect is "
+                       "neutral or unclear.");
   // DDI13 interaction types.
   std::string subject = cue.empty() ? "Read as a whole, the sentence"
                                     : "Through the words " + quote(cue) + where + ", the sentence";

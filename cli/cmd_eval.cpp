@@ -18,29 +18,33 @@ struct EvalOptions {
 };
 
 eval::EvalResult run_eval(const EvalOptions& o) {
+  // Scorer names are checked before any file is read.
   Task task = parse_task(o.task);
+  std::vector<eval::DrugCombScorer> drugcomb_scorers;
+  std::vector<eval::Ddi13Scorer> ddi13_scorers;
+  if (task == Task::drugcomb) {
+    drugcomb_scorers = {eval::DrugCombScorer::original, eval::DrugCombScorer::rexdrug};
+    if (o.scorer != "all") drugcomb_scorers = {eval::parse_drugcomb_scorer(o.scorer)};
+  } else {
+    ddi13_scorers = {eval::Ddi13Scorer::standard, eval::Ddi13Scorer::rexdrug};
+    if (o.scorer != "all") ddi13_scorers = {eval::parse_ddi13_scorer(o.scorer)};
+  }
+
   std::vector<Example> gold = read_corpus(o.gold, task);
   eval::Predictions pred = eval::read_predictions(o.pred, task, gold);
+  if (!pred.missing.empty())
+    log::warn(std::to_string(pred.missing.size()) + " of " + std::to_string(gold.size()) +
+              " gold documents have no prediction in " + o.pred + "; scored as NO_COMB");
 
   eval::EvalResult result;
   result.task = task;
   result.documents = long(gold.size());
   result.missing_ids = pred.missing;
   result.completion_status = pred.completion_status;
-  if (task == Task::drugcomb) {
-    std::vector<eval::DrugCombScorer> scorers = {eval::DrugCombScorer::original,
-                                                 eval::DrugCombScorer::rexdrug};
-    if (o.scorer != "all") scorers = {eval::parse_drugcomb_scorer(o.scorer)};
-    for (auto s : scorers) result.drugcomb.push_back(eval::score_drugcomb(gold, pred.answers, s));
-  } else {
-    std::vector<eval::Ddi13Scorer> scorers = {eval::Ddi13Scorer::standard,
-                                              eval::Ddi13Scorer::rexdrug};
-    if (o.scorer != "all") scorers = {eval::parse_ddi13_scorer(o.scorer)};
-    for (auto s : scorers) result.ddi13.push_back(eval::score_ddi13(gold, pred.answers, s));
-  }
-  if (!pred.missing.empty())
-    log::warn(std::to_string(pred.missing.size()) + " of " + std::to_string(gold.size()) +
-              " gold documents have no prediction in " + o.pred + "; scored as NO_COMB");
+  for (auto s : drugcomb_scorers)
+    result.drugcomb.push_back(eval::score_drugcomb(gold, pred.answers, s));
+  for (auto s : ddi13_scorers)
+    result.ddi13.push_back(eval::score_ddi13(gold, pred.answers, s));
   return result;
 }
 

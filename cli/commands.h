@@ -13,5 +13,7 @@ void add_reward_commands(CLI::App& app, CLI::App& bench);     // reward
 void add_model_commands(CLI::App& app, CLI::App& bench);      // forward
 void add_agents_commands(CLI::App& app);                      // traces
 void add_sft_commands(CLI::App& app, CLI::App& bench);        // sft, pretrain
+void add_inference_commands(CLI::App& app, CLI::App& bench);  // extract, serve
+void add_grpo_commands(CLI::App& app, CLI::App& bench);       // grpo
 
 }  // namespace rexdrug::cli

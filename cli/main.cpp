@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
   rexdrug::cli::add_model_commands(app, *bench);
   rexdrug::cli::add_agents_commands(app);
   rexdrug::cli::add_sft_commands(app, *bench);
+  rexdrug::cli::add_inference_commands(app, *bench);
+  rexdrug::cli::add_grpo_commands(app, *bench);
 
   try {
     app.parse(argc, argv);

@@ -64,8 +64,8 @@ Predictions read_predictions(const std::string& path, Task task,
       throw file_error(path, line, "unknown id '" + id + "' (not in the gold file)");
     auto [it, fresh] = first_line.emplace(id, line);
     if (!fresh)
-      throw file_error(path, line,
-                       "duplicate id '" + id + "' (first on line " + std::to_string(it->second) + ")");
+      throw file_error(path, line, "duplicate id '" + id + "' (first on line " +
+                                       std::to_string(it->second) + ")");
 
     bool has_rel = j.contains("relations"), has_completion = j.contains("completion");
     if (has_rel == has_completion)

@@ -24,7 +24,8 @@ std::string prf_cells(const Prf& s) { return pct(s.f1) + " | " + pct(s.p) + " | 
 // "kind n, kind n" or "none".
 std::string counts_text(const std::map<std::string, long>& counts) {
   std::string out;
-  for (const auto& [kind, n] : counts) out += (out.empty() ? "" : ", ") + kind + " " + std::to_string(n);
+  for (const auto& [kind, n] : counts)
+    out += (out.empty() ? "" : ", ") + kind + " " + std::to_string(n);
   return out.empty() ? "none" : out;
 }
 

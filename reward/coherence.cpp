@@ -4,6 +4,7 @@
 // completion scored what it did (docs/reward.md lists them).
 #include <algorithm>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/util/text.h"
@@ -27,11 +28,17 @@ std::vector<std::string> answer_drugs(const json& pred) {
 
 // Check 1 and 2: each name occurs in the normalised text (substring, so
 // "cisplatin" is found in "cisplatin-based"). Vacuously true for NO_COMB.
-bool all_named_in(const std::vector<std::string>& drugs, const std::string& text) {
-  std::string norm = normalize_name(text);
+bool all_named_in(const std::vector<std::string>& drugs, const std::string& normalized_text) {
   for (const auto& d : drugs)
-    if (norm.find(d) == std::string::npos) return false;
+    if (normalized_text.find(d) == std::string::npos) return false;
   return true;
+}
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+  return out;
 }
 
 // Check 4: some numbering style has its four markers, first occurrences in
@@ -57,9 +64,9 @@ std::string argument_text(const std::string& think) {
   for (const auto& style : think_marker_styles()) {
     size_t at = think.find(style[2]);
     if (at != std::string::npos && think.find(style[3]) != std::string::npos)
-      return to_lower_ascii(think.substr(at));
+      return lower_ascii(std::string_view(think).substr(at));
   }
-  return to_lower_ascii(think);
+  return lower_ascii(think);
 }
 
 struct Cue {
@@ -99,7 +106,7 @@ const std::vector<Cue>& cues(Task task) {
 // ("not beneficial" does not argue for POS).
 bool negated(const std::string& text, size_t at) {
   size_t from = at >= 12 ? at - 12 : 0;
-  std::string before = text.substr(from, at - from);
+  std::string_view before = std::string_view(text).substr(from, at - from);
   return before.find("not ") != std::string::npos || before.find("no ") != std::string::npos ||
          before.find("without ") != std::string::npos || before.find("non-") != std::string::npos;
 }
@@ -109,7 +116,7 @@ std::vector<std::string> argued_labels(const std::string& text, Task task) {
   std::vector<std::pair<std::string, int>> counts;
   for (const auto& cue : cues(task)) {
     int n = 0;
-    std::string phrase = cue.phrase;
+    std::string_view phrase = cue.phrase;
     for (size_t at = text.find(phrase); at != std::string::npos; at = text.find(phrase, at + 1))
       if (!negated(text, at)) ++n;
     if (n == 0) continue;
@@ -139,9 +146,9 @@ std::vector<std::string> answer_labels(const json& pred) {
 CoherenceChecks coherence_checks(const RewardSample& s, Task task) {
   CoherenceChecks c;
   std::vector<std::string> drugs = answer_drugs(s.pred);
-  c.drugs_in_think = all_named_in(drugs, s.think.text);
+  c.drugs_in_think = all_named_in(drugs, normalize_name(s.think.text));
   c.sentence_given = !s.sentence.empty();
-  c.drugs_in_sentence = c.sentence_given && all_named_in(drugs, s.sentence);
+  c.drugs_in_sentence = c.sentence_given && all_named_in(drugs, normalize_name(s.sentence));
   std::vector<std::string> argued = argued_labels(argument_text(s.think.text), task);
   std::vector<std::string> given = answer_labels(s.pred);
   for (const auto& a : argued)

@@ -628,7 +628,8 @@ class Parser {
 
   // ---------------------------------------------------------------- JSON
   // Only reached when nlohmann rejected the text: what json.loads still
-  // accepts is NaN, Infinity and -Infinity. Grammar as RFC 8259 otherwise.
+  // accepts is NaN, Infinity, -Infinity and numbers that overflow a double.
+  // Grammar as RFC 8259 otherwise.
 
   void skip_json_ws() {
     while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r')) ++i_;
@@ -715,9 +716,10 @@ class Parser {
       if (!std::isdigit(static_cast<unsigned char>(peek()))) return false;
       while (std::isdigit(static_cast<unsigned char>(peek()))) ++i_;
     }
-    json v = json::parse(s_.substr(b, i_ - b), nullptr, false);
-    if (v.is_discarded()) return false;
-    out = std::move(v);
+    std::string token(s_.substr(b, i_ - b));
+    json v = json::parse(token, nullptr, false);
+    // nlohmann rejects overflowing floats such as 1e999; json.loads gives inf.
+    out = v.is_discarded() ? json(std::strtod(token.c_str(), nullptr)) : std::move(v);
     return true;
   }
 };
@@ -778,8 +780,8 @@ std::optional<json> parse_json_like_python(std::string_view text) {
     if (json_depth(text) > kMaxJsonDepth) return std::nullopt;
     json v = json::parse(text, nullptr, false);
     if (!v.is_discarded()) return v;
-    if (text.find("NaN") == std::string_view::npos && text.find("Infinity") == std::string_view::npos)
-      return std::nullopt;
+    // What json.loads accepts beyond nlohmann: NaN, Infinity, -Infinity and
+    // overflowing numbers (1e999 -> inf). Fails fast on anything else.
     return Parser(text, Mode::json).document();
   } catch (...) {
     return std::nullopt;

@@ -109,7 +109,7 @@ std::string normalize_name(std::string_view s) {
     }
     if (pending_space) out.push_back(' ');
     pending_space = false;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
   }
   return out;
 }

@@ -192,3 +192,49 @@ TEST_CASE("data prepare on the real corpora prints the README counts", "[data][c
   CHECK(contains(out, "697 examples, 850 relations, 273 NO_COMB"));
   CHECK(read_jsonl(dir + "/grpo.jsonl").size() == 697);
 }
+
+#ifdef REXDRUG_HTTPLIB_LINKED
+#include <httplib.h>
+
+#include <filesystem>
+#include <thread>
+
+// A local mirror (httplib server over a copy of $REXDRUG_DATA_DIR in the
+// published layout): the download, the resume and the checksum check.
+TEST_CASE("data fetch downloads from a mirror and checks checksums", "[data][corpus][cli]") {
+  namespace fs = std::filesystem;
+  const std::string data = test::data_dir();
+  const std::string dir = test::scratch_dir("data_fetch_mirror");
+  const std::pair<const char*, const char*> layout[] = {
+      {"drugcomb/train.jsonl", "allenai/drug-combo-extraction/main/data/final_train_set.jsonl"},
+      {"drugcomb/test.jsonl", "allenai/drug-combo-extraction/main/data/final_test_set.jsonl"},
+      {"drugcomb/drug_lexicon.txt", "allenai/drug-combo-extraction/main/data/drugs.txt"},
+      {"ddi13/train.jsonl", "DUTIR-BioNLP/RexDrug/main/datasets/DDI13/DDI2013/train.jsonl"},
+      {"ddi13/test.jsonl", "DUTIR-BioNLP/RexDrug/main/datasets/DDI13/DDI2013/test.jsonl"}};
+  for (auto [local, remote] : layout) {
+    fs::path to = fs::path(dir) / "mirror" / remote;
+    fs::create_directories(to.parent_path());
+    fs::copy_file(fs::path(data) / local, to);
+  }
+  httplib::Server server;
+  REQUIRE(server.set_mount_point("/", dir + "/mirror"));
+  int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread thread([&] { server.listen_after_bind(); });
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+
+  std::string out, err;
+  CHECK(test::run_cli("data fetch --out " + dir + "/got --base-url " + url, &out, &err) == 0);
+  for (auto [local, remote] : layout)
+    CHECK(read_file(dir + "/got/" + local) == read_file(data + "/" + local));
+  // A changed file on the server is refused and not written.
+  fs::remove(dir + "/got/ddi13/test.jsonl");
+  std::ofstream(dir + "/mirror/" + layout[4].second, std::ios::app) << "junk\n";
+  CHECK(test::run_cli("data fetch --out " + dir + "/got --base-url " + url, &out, &err) == 1);
+  CHECK(contains(err, "SHA-256 mismatch for " + url + "/DUTIR-BioNLP/"));
+  CHECK_FALSE(file_exists(dir + "/got/ddi13/test.jsonl"));
+  CHECK(contains(err, "drugcomb/train.jsonl: present, checksum ok"));  // kept, not downloaded again
+  server.stop();
+  thread.join();
+}
+#endif

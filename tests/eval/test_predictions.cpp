@@ -54,8 +54,8 @@ TEST_CASE("read_predictions: ids, both line kinds, missing ids", "[eval][predict
   std::string path = dir + "/pred.jsonl";
   {
     std::ofstream out(path);
-    out << R"({"id": 7, "relations": [{"type": "pos", "ent_set": ["a", "b"]}, {"type": "BAD", "ent_set": ["a", "b"]}]})"
-        << "\n\n"
+    out << R"({"id": 7, "relations": [{"type": "pos", "ent_set": ["a", "b"]}, )"
+        << R"({"type": "BAD", "ent_set": ["a", "b"]}]})" << "\n\n"
         << R"({"id": "x", "completion": "<think>t</think><answer>[]</answer>"})" << "\n";
   }
   std::vector<Example> gold = {test::doc("7", {}), test::doc("x", {}), test::doc("y", {})};
@@ -81,6 +81,18 @@ TEST_CASE("read_predictions: ids, both line kinds, missing ids", "[eval][predict
   }
   CHECK_THROWS_WITH(read_predictions(path, Task::drugcomb, gold),
                     Catch::Contains("pred.jsonl:1: missing field 'id'"));
+  {
+    std::ofstream out(path);
+    out << R"({"id": "x", "relations": []})" << "\n" << R"({"id": "x", "relations": []})" << "\n";
+  }
+  CHECK_THROWS_WITH(read_predictions(path, Task::drugcomb, gold),
+                    Catch::Contains("pred.jsonl:2: duplicate id 'x' (first on line 1)"));
+  {
+    std::ofstream out(path);
+    out << R"({"id": "x", "relations": "POS"})" << "\n";
+  }
+  CHECK_THROWS_WITH(read_predictions(path, Task::drugcomb, gold),
+                    Catch::Contains("pred.jsonl:1: field 'relations' must be a list"));
   {
     std::ofstream out(path);
     out << "{\"id\": \"x\", \"relations\": [\n";

@@ -143,6 +143,9 @@ TEST_CASE("parse_json_or_python: json.loads first, then a Python literal", "[pyt
   CHECK((*v)[1].get<double>() == HUGE_VAL);
   CHECK((*v)[2].get<double>() == -HUGE_VAL);
   CHECK_FALSE(parse_json_or_python("[nan]").has_value());
+  v = parse_json_like_python("[true, 1e999]");  // json.loads: [True, inf]
+  REQUIRE(v);
+  CHECK((*v)[1].get<double>() == HUGE_VAL);
   // JSON literals only in JSON; Python names only in Python.
   v = parse_json_or_python("[true, null]");
   REQUIRE(v);

@@ -21,7 +21,7 @@ std::string write_config(const std::string& dir, const std::string& model_yaml,
                          const std::string& train_yaml, const std::string& extra = "",
                          const std::string& data_extra = "") {
   std::string yaml = "seed: 7\nrun_dir: " + dir + "/run\n" + model_yaml +
-                     "tokenizer:\n  path: " + test::sft_tokenizer_dir() + "\n" +
+                     "tokenizer:\n  path: " + test::sft_tokenizer_dir() + "\n  template: plain\n" +
                      "data:\n  train: " + dir + "/sft.jsonl\n  max_length: 256\n" + data_extra +
                      train_yaml + extra;
   return test::write_text(dir + "/config.yaml", yaml);
@@ -200,7 +200,7 @@ TEST_CASE("rexdrug sft/pretrain CLI: unknown keys are errors; pretraining writes
   CHECK_THAT(out, Catch::Contains("held-out loss"));
   CHECK(fs::exists(dir + "/prun/config.yaml"));
   CHECK(fs::exists(dir + "/prun/checkpoints/step-000003/model.safetensors"));
-  CHECK(fs::exists(dir + "/prun/checkpoints/step-000003/tokenizer.model"));
+  CHECK(fs::exists(dir + "/prun/checkpoints/step-000003/tokenizer.json"));
   bool has_eval = false;
   for (auto& j : read_jsonl(dir + "/prun/metrics.jsonl")) has_eval |= j.contains("eval_ppl");
   CHECK(has_eval);

@@ -117,14 +117,11 @@ TEST_CASE("tokenizer train and tokenize commands") {
   CHECK(rows[0]["ids"].get<std::vector<int>>() == tok->encode("cisplatin plus <answer>", true));
   CHECK(rows[1]["ids"].get<std::vector<int>>() == tok->encode("x", true));
 
-  // Bad input: a line that is not a string, and invalid UTF-8, name the file and line.
-  std::ofstream(dir + "/bad.jsonl") << "\"ok\"\n42\n";
+  // Bad input: invalid UTF-8 is rejected with the file and line.
+  std::ofstream(dir + "/bad.jsonl") << "\"ok\"\n\"bad \xFF\"\n";
   CHECK(test::run_cli("tokenize --tokenizer '" + dir + "/sp' --input '" + dir + "/bad.jsonl' --output '" + dir +
                           "/o.jsonl'",
                       &out, &err) == 1);
   CHECK(err.find("bad.jsonl:2") != std::string::npos);
-  CHECK(test::run_cli("tokenize --tokenizer '" + dir + "/missing' --input '" + dir + "/bad.jsonl' --output '" +
-                          dir + "/o.jsonl'",
-                      &out, &err) == 1);
-  CHECK(err.find("missing") != std::string::npos);
+  CHECK(err.find("UTF-8") != std::string::npos);
 }
