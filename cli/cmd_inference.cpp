@@ -1,8 +1,190 @@
-// `rexdrug inference` commands: see docs/.
+// `rexdrug extract`, `rexdrug serve` and `rexdrug bench serve`: see docs/inference.md.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
 #include "cli/commands.h"
+#include "core/config/config.h"
+#include "core/data/example.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "serve/bench.h"
+#include "serve/engine.h"
+#include "serve/extract.h"
+#include "serve/server.h"
 
 namespace rexdrug::cli {
+namespace {
 
-void add_inference_commands(CLI::App& app, CLI::App& bench) {}
+struct ModelFlags {
+  std::string model, adapter, dtype = "float32", device = "cpu", compute = "auto", chat_template;
+};
+
+void add_model_flags(CLI::App* sub, ModelFlags& m) {
+  sub->add_option("--model", m.model, "Checkpoint folder (HF weights + tokenizer files)")->required();
+  sub->add_option("--adapter", m.adapter, "PEFT LoRA adapter folder (merged at load)");
+  sub->add_option("--dtype", m.dtype, "Weight dtype: float32, bfloat16, float16")->capture_default_str();
+  sub->add_option("--device", m.device, "cpu, cuda or auto")->capture_default_str();
+  sub->add_option("--compute", m.compute, "fp32, bf16 (autocast) or auto")->capture_default_str();
+  sub->add_option("--chat-template", m.chat_template,
+                  "Template name (default: plain for SentencePiece, else tokenizer_config.json)");
+}
+
+serve::EngineOptions engine_options(const ModelFlags& m) {
+  serve::EngineOptions e;
+  e.model_dir = m.model;
+  e.adapter_dir = m.adapter;
+  e.dtype = m.dtype;
+  e.device = m.device;
+  e.compute = m.compute;
+  e.chat_template = m.chat_template;
+  return e;
+}
+
+// $REXDRUG_DATA_DIR/drugcomb/drug_lexicon.txt when it exists.
+std::string default_lexicon() {
+  const char* dir = std::getenv("REXDRUG_DATA_DIR");
+  if (!dir) return "";
+  std::string path = std::string(dir) + "/drugcomb/drug_lexicon.txt";
+  return std::filesystem::exists(path) ? path : "";
+}
+
+void add_extract(CLI::App& app) {
+  struct Opts {
+    ModelFlags m;
+    std::string input, output, task = "drugcomb", config, lexicon;
+    bool resume = false, constrained = false;
+    int batch_size = 8, think_tokens = 512, max_items = 4;
+    int64_t max_new_tokens = 1024;
+    float temperature = 0.0f, top_p = 1.0f;
+    uint64_t seed = 0;
+    long limit = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = app.add_subcommand("extract", "Run a model over a file of documents (JSONL out, resumable)");
+  add_model_flags(sub, o->m);
+  sub->add_option("--input", o->input, "Corpus file, examples.jsonl or {id, sentence, paragraph} lines")->required();
+  sub->add_option("--output", o->output, "Prediction JSONL (feeds `rexdrug eval --pred`)")->required();
+  sub->add_option("--task", o->task, "drugcomb or ddi13")->capture_default_str();
+  sub->add_flag("--resume", o->resume, "Keep the output and skip ids already in it");
+  sub->add_flag("--constrained", o->constrained, "Decode the answer block under the grammar");
+  sub->add_option("--lexicon", o->lexicon, "Drug lexicon for --constrained (default $REXDRUG_DATA_DIR/drugcomb/drug_lexicon.txt)");
+  sub->add_option("--think-tokens", o->think_tokens, "--constrained: think tokens before the answer is forced")->capture_default_str();
+  sub->add_option("--max-items", o->max_items, "--constrained: answer items at most")->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Prompts per generate call")->capture_default_str();
+  sub->add_option("--max-new-tokens", o->max_new_tokens, "Tokens per completion at most")->capture_default_str();
+  sub->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
+  sub->add_option("--top-p", o->top_p, "Nucleus sampling")->capture_default_str();
+  sub->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
+  sub->add_option("--limit", o->limit, "Only the first N documents");
+  sub->add_option("--config", o->config, "YAML with these settings (flags given win); see configs/inference/");
+  sub->callback([o, sub] {
+    serve::ExtractOptions x;
+    x.params.max_new_tokens = o->max_new_tokens;
+    x.params.temperature = o->temperature;
+    x.params.top_p = o->top_p;
+    x.params.seed = o->seed;
+    x.batch_size = o->batch_size;
+    x.constrained = o->constrained;
+    x.constraint.think_tokens = o->think_tokens;
+    x.constraint.max_items = o->max_items;
+    if (!o->config.empty()) {
+      Config c = Config::load(o->config);
+      auto given = [&](const char* flag) { return sub->count(flag) > 0; };
+      if (c.has("sampling")) {
+        Config s = c.child("sampling");
+        if (!given("--max-new-tokens")) x.params.max_new_tokens = s.get<int64_t>("max_new_tokens", x.params.max_new_tokens);
+        if (!given("--temperature")) x.params.temperature = s.get<float>("temperature", x.params.temperature);
+        if (!given("--top-p")) x.params.top_p = s.get<float>("top_p", x.params.top_p);
+        if (!given("--seed")) x.params.seed = s.get<uint64_t>("seed", x.params.seed);
+        s.check_unknown_keys();
+      }
+      if (!given("--batch-size")) x.batch_size = c.get<int>("batch_size", x.batch_size);
+      if (!given("--constrained")) x.constrained = c.get<bool>("constrained", x.constrained);
+      if (!given("--think-tokens")) x.constraint.think_tokens = c.get<int>("think_tokens", x.constraint.think_tokens);
+      if (!given("--max-items")) x.constraint.max_items = c.get<int>("max_items", x.constraint.max_items);
+      c.check_unknown_keys();
+    }
+    x.input = o->input;
+    x.output = o->output;
+    x.task = parse_task(o->task);
+    x.resume = o->resume;
+    x.limit = o->limit;
+    x.lexicon = o->lexicon.empty() ? default_lexicon() : o->lexicon;
+    serve::Engine engine(engine_options(o->m));
+    serve::ExtractSummary s = serve::run_extract(engine, x);
+    std::printf("extracted %ld documents (%ld already done, %ld in the input) in %.1fs, %.1f tokens/s -> %s\n",
+                s.written, s.skipped, s.documents, s.seconds,
+                s.seconds > 0 ? s.generated_tokens / s.seconds : 0.0, x.output.c_str());
+  });
+}
+
+void add_serve(CLI::App& app) {
+  struct Opts {
+    ModelFlags m;
+    serve::ServerOptions s;
+    std::string api_key_env, task = "drugcomb";
+  };
+  auto o = std::make_shared<Opts>();
+  CLI::App* sub = app.add_subcommand("serve", "OpenAI-compatible HTTP server for a model");
+  add_model_flags(sub, o->m);
+  sub->add_option("--host", o->s.host, "Address to bind")->capture_default_str();
+  sub->add_option("--port", o->s.port, "Port (0 = any free port)")->capture_default_str();
+  sub->add_option("--api-key-env", o->api_key_env,
+                  "Environment variable holding the API key; requests then need 'Authorization: Bearer KEY'");
+  sub->add_option("--max-concurrency", o->s.max_concurrency, "Requests in flight (more get 429)")->capture_default_str();
+  sub->add_option("--max-body-bytes", o->s.max_body_bytes, "Request body limit (more gets 413)")->capture_default_str();
+  sub->add_option("--default-max-tokens", o->s.default_max_tokens, "max_tokens when a chat request gives none")->capture_default_str();
+  sub->add_option("--extract-max-new-tokens", o->s.extract_max_new_tokens, "Token budget of /v1/extract")->capture_default_str();
+  sub->add_option("--batch-window-ms", o->s.batching.window_ms, "How long to collect requests into one batch")->capture_default_str();
+  sub->add_option("--max-batch", o->s.batching.max_batch, "Requests per batch at most")->capture_default_str();
+  sub->add_option("--task", o->task, "Task of /v1/extract: drugcomb or ddi13")->capture_default_str();
+  sub->add_flag("--constrained", o->s.constrained, "/v1/extract answers under the grammar");
+  sub->add_option("--lexicon", o->s.lexicon, "Drug lexicon for --constrained");
+  sub->add_option("--think-tokens", o->s.constraint.think_tokens, "--constrained: think tokens before the answer is forced")->capture_default_str();
+  sub->callback([o] {
+    serve::ServerOptions s = o->s;
+    s.task = parse_task(o->task);
+    if (s.max_concurrency < 1) throw Error("--max-concurrency must be >= 1");
+    if (s.batching.max_batch < 1) throw Error("--max-batch must be >= 1");
+    if (!o->api_key_env.empty()) {
+      const char* key = std::getenv(o->api_key_env.c_str());
+      if (!key || !*key) throw Error("--api-key-env: environment variable " + o->api_key_env + " is not set");
+      s.api_key = key;
+    }
+    if (s.constrained && s.lexicon.empty()) s.lexicon = default_lexicon();
+    serve::Engine engine(engine_options(o->m));
+    serve::Server server(engine, s);
+    int port = server.bind();
+    std::printf("listening on http://%s:%d\n", s.host.c_str(), port);
+    std::fflush(stdout);
+    if (!s.api_key.empty()) log::info("bearer token required (from $" + o->api_key_env + ")");
+    server.run();
+  });
+}
+
+void add_bench_serve(CLI::App& bench) {
+  auto o = std::make_shared<serve::ServeBenchOptions>();
+  auto m = std::make_shared<ModelFlags>();
+  CLI::App* sub = bench.add_subcommand("serve", "Requests/s and latency of the HTTP server on loopback");
+  add_model_flags(sub, *m);
+  sub->add_option("--clients", o->clients, "Concurrent client counts")->capture_default_str();
+  sub->add_option("--requests", o->requests, "Requests per run (bounded)")->capture_default_str();
+  sub->add_option("--max-seconds", o->max_seconds, "Time bound per run")->capture_default_str();
+  sub->add_option("--max-tokens", o->max_tokens, "max_tokens of each request")->capture_default_str();
+  sub->add_option("--batch-window-ms", o->window_ms, "Batching window")->capture_default_str();
+  sub->callback([o, m] {
+    serve::Engine engine(engine_options(*m));
+    std::printf("%s", serve::run_serve_bench(engine, *o).c_str());
+  });
+}
+
+}  // namespace
+
+void add_inference_commands(CLI::App& app, CLI::App& bench) {
+  add_extract(app);
+  add_serve(app);
+  add_bench_serve(bench);
+}
 
 }  // namespace rexdrug::cli

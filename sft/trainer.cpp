@@ -299,7 +299,7 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
     const bool last = step == result.total_steps;
     const bool stop = !last && ((o.stop_after_steps > 0 && step >= o.stop_after_steps) ||
                                 (o.max_minutes > 0 && seconds_since(session_start) >= o.max_minutes * 60));
-    if (!data.eval.empty() && (last || (o.eval_every > 0 && step % o.eval_every == 0))) run_eval(step);
+    if (!data.eval.empty() && (last || stop || (o.eval_every > 0 && step % o.eval_every == 0))) run_eval(step);
     if (last || stop || (o.save_every > 0 && step % o.save_every == 0)) save(step);
     if (stop) {
       log::info("stopped at step " + std::to_string(step) + " of " + std::to_string(result.total_steps) +

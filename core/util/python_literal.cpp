@@ -45,7 +45,7 @@ constexpr int kMaxJsonDepth = 900;    // json.loads hits RecursionError near 100
 
 enum class Mode { json, python, python_typed };
 
-// Marker keys of the typed flavour (NUL-prefixed so no real key collides).
+// Marker keys of the typed flavour (\x01-prefixed so no real key collides).
 const char* const kTupleKey = "\x01tuple";
 const char* const kSetKey = "\x01set";
 const char* const kBytesKey = "\x01bytes";
@@ -316,7 +316,7 @@ class Parser {
   }
 
   // Dict keys become JSON object keys: strings as they are; other (hashable)
-  // keys as their JSON text, NUL-prefixed in the typed flavour so that the
+  // keys as their JSON text, \x01-prefixed in the typed flavour so that the
   // key 1 never collides with the key "1".
   std::string key_string(const json& key) const {
     if (key.is_string()) return key.get<std::string>();

@@ -17,7 +17,9 @@ const torch::Tensor& ids() {
   return t;
 }
 
+// Eval mode: adapter dropout off.
 torch::Tensor logits(model::Decoder& m) {
+  m.eval();
   torch::NoGradGuard no_grad;
   return m.forward(ids());
 }
@@ -118,7 +120,12 @@ TEST_CASE("PEFT save -> load round trip with PEFT names and config keys", "[mode
   cfg.base_model_name_or_path = base_dir;
   model::add_lora(*m, cfg, 9);
   perturb_b(*m);
-  torch::Tensor adapted = logits(*m);  // eval mode: dropout off
+  torch::Tensor adapted = logits(*m);
+  m->train();  // with dropout the training-mode forward differs from eval
+  {
+    torch::NoGradGuard no_grad;
+    CHECK_FALSE(torch::equal(m->forward(ids()), adapted));
+  }
   const std::string dir = test::scratch_dir("lora_adapter");
   model::save_lora(*m, cfg, dir);
 

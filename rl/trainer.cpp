@@ -1,0 +1,335 @@
+#include "rl/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "core/generate/generate.h"
+#include "core/model/decoder.h"
+#include "core/model/lora.h"
+#include "core/model/precision.h"
+#include "core/train/optim.h"
+#include "core/util/error.h"
+#include "core/util/jsonl.h"
+#include "core/util/log.h"
+#include "core/util/progress.h"
+#include "reward/reward_function.h"
+#include "rl/options.h"
+
+namespace fs = std::filesystem;
+
+namespace rexdrug::rl {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+ChatTemplate pick_template(const GrpoOptions& o, const Tokenizer& tokenizer) {
+  if (o.chat_template != "auto") return ChatTemplate::by_name(o.chat_template);
+  if (tokenizer.kind() == "sentencepiece") return ChatTemplate::by_name("plain");
+  return ChatTemplate::from_config(o.tokenizer_path);
+}
+
+// End-of-turn markers of the chat templates that exist in this vocabulary: a reply ends there.
+std::vector<int> turn_end_ids(const Tokenizer& tok) {
+  std::vector<int> ids;
+  for (const char* s : {"<|end|>", "<|eot_id|>", "<|im_end|>"}) {
+    const int id = tok.token_to_id(s);
+    if (id >= 0) ids.push_back(id);
+  }
+  if (tok.special().eos >= 0) ids.push_back(tok.special().eos);
+  return ids;
+}
+
+std::shared_ptr<model::Decoder> build_policy(const GrpoOptions& o, const std::string& resume_dir) {
+  const torch::ScalarType dtype = model::parse_dtype(o.dtype);
+  const torch::Device device = model::parse_device(o.device);
+  std::shared_ptr<model::Decoder> m;
+  if (!resume_dir.empty() && !o.lora) m = model::load_decoder(resume_dir, dtype, device);
+  else if (!o.model_path.empty()) m = model::load_decoder(o.model_path, dtype, device);
+  else m = model::create_decoder(model::load_config(o.model_config), o.seed, dtype, device);
+  if (o.lora) {
+    if (!resume_dir.empty()) model::load_lora(*m, resume_dir);
+    else model::add_lora(*m, o.lora_config, o.seed + 1);
+  }
+  return m;
+}
+
+// Full fine-tuning with beta != 0 keeps a frozen copy of the starting model.
+std::shared_ptr<model::Decoder> build_reference(const GrpoOptions& o) {
+  if (o.lora || o.grpo.loss.beta == 0.0) return nullptr;
+  const torch::ScalarType dtype = model::parse_dtype(o.dtype);
+  const torch::Device device = model::parse_device(o.device);
+  std::shared_ptr<model::Decoder> m =
+      o.model_path.empty() ? model::create_decoder(model::load_config(o.model_config), o.seed, dtype, device)
+                           : model::load_decoder(o.model_path, dtype, device);
+  for (auto& p : m->parameters()) p.set_requires_grad(false);
+  m->eval();
+  return m;
+}
+
+// Prompts in a fresh seeded order each epoch; `cursor` counts prompts handed out so far
+// (saved in trainer_state.json, so a resumed run continues the same stream).
+struct PromptStream {
+  const std::vector<Prompt>* prompts;
+  uint64_t seed;
+  int64_t cursor = 0;
+  std::vector<size_t> order;
+  int64_t order_epoch = -1;
+  std::vector<Prompt> next(int64_t n) {
+    std::vector<Prompt> out;
+    const int64_t N = int64_t(prompts->size());
+    for (int64_t i = 0; i < n; ++i, ++cursor) {
+      const int64_t epoch = cursor / N;
+      if (epoch != order_epoch) {
+        order.resize(size_t(N));
+        for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+        std::mt19937_64 rng(seed * 1000003ULL + uint64_t(epoch));
+        std::shuffle(order.begin(), order.end(), rng);
+        order_epoch = epoch;
+      }
+      out.push_back((*prompts)[order[size_t(cursor % N)]]);
+    }
+    return out;
+  }
+};
+
+// Greedy completions of held-out prompts, scored with the training reward.
+nlohmann::json evaluate(model::Decoder& m, const std::vector<Prompt>& prompts, const GrpoContext& ctx,
+                        int64_t max_new_tokens) {
+  generate::GenerateRequest req;
+  for (const Prompt& p : prompts) req.prompts.push_back(p.ids);
+  req.params.max_new_tokens = max_new_tokens;
+  req.params.temperature = 0;
+  req.params.stop_token_ids = ctx.config.stop_token_ids;
+  generate::GenerateResult res = generate::generate(m, req);
+  double total = 0;
+  std::vector<double> comps(ctx.scorer.names.size(), 0.0);
+  for (const generate::Completion& c : res.completions) {
+    Rollout r;
+    r.tokens = c.tokens;
+    r.text = ctx.detokenize(c.tokens);
+    auto [t, parts] = ctx.scorer.score(r, prompts[c.prompt]);
+    total += t;
+    for (size_t k = 0; k < parts.size() && k < comps.size(); ++k) comps[k] += parts[k];
+  }
+  const double n = double(std::max<size_t>(1, res.completions.size()));
+  nlohmann::json out = {{"eval_prompts", res.completions.size()}, {"eval_reward", total / n}};
+  for (size_t k = 0; k < comps.size(); ++k) out["eval_reward_" + ctx.scorer.names[k]] = comps[k] / n;
+  return out;
+}
+
+nlohmann::json step_json(int64_t step, const StepStats& s, const std::vector<std::string>& names, double lr) {
+  const double total_s = s.sampling_s + s.scoring_s + s.learning_s;
+  nlohmann::json j = {{"step", step},
+                      {"reward_mean", s.reward_mean},
+                      {"reward_std", s.reward_std},
+                      {"zero_variance_fraction", s.zero_variance_fraction},
+                      {"groups", s.groups},
+                      {"groups_used", s.groups_used},
+                      {"kl", s.kl},
+                      {"clip_fraction", s.clip_fraction},
+                      {"completion_length", s.completion_length},
+                      {"entropy", s.entropy},
+                      {"policy_loss", s.policy_loss},
+                      {"grad_norm", s.grad_norm},
+                      {"lr", lr},
+                      {"sampling_s", s.sampling_s},
+                      {"scoring_s", s.scoring_s},
+                      {"learning_s", s.learning_s},
+                      {"tokens_per_s", double(s.prompt_tokens + s.completion_tokens) / std::max(total_s, 1e-9)}};
+  for (size_t k = 0; k < names.size() && k < s.component_means.size(); ++k)
+    j["reward_" + names[k]] = s.component_means[k];
+  return j;
+}
+
+}  // namespace
+
+std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& tokenizer, const ChatTemplate& tmpl,
+                                 int64_t max_prompt_length, int64_t* dropped) {
+  std::vector<Prompt> out;
+  int64_t n_dropped = 0;
+  for_each_line(path, [&](long line, const std::string& text) {
+    if (text.find_first_not_of(" \t") == std::string::npos) return;
+    json j = parse_json_line(path, line, text);
+    if (!j.is_object() || !j.contains("prompt") || !j["prompt"].is_array() || !j.contains("solution") ||
+        !j["solution"].is_string())
+      throw file_error(path, line, "expected a GRPO record {\"id\", \"prompt\": [messages], \"solution\", ...}");
+    Conversation chat;
+    for (const json& m : j["prompt"]) {
+      if (!m.is_object() || !m.value("role", json()).is_string() || !m.value("content", json()).is_string())
+        throw file_error(path, line, "prompt messages need string \"role\" and \"content\"");
+      chat.push_back({m["role"].get<std::string>(), m["content"].get<std::string>()});
+    }
+    Prompt p;
+    p.id = j.contains("id") ? (j["id"].is_string() ? j["id"].get<std::string>() : j["id"].dump()) : std::to_string(line);
+    p.ids = tmpl.render_ids(chat, tokenizer, true).ids;
+    p.solution = j["solution"].get<std::string>();
+    p.sentence = j.value("sentence", json("")).is_string() ? j.value("sentence", std::string()) : std::string();
+    if (int64_t(p.ids.size()) > max_prompt_length) { ++n_dropped; return; }
+    out.push_back(std::move(p));
+  });
+  if (dropped) *dropped = n_dropped;
+  return out;
+}
+
+GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
+  const GrpoOptions o = parse_grpo_options(config);
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  const reward::RewardFunction reward_fn = reward::RewardFunction::from_yaml(o.reward, o.reward_where);
+  train::RunDir run(o.run_dir, flags.rank);
+  const std::string resume_dir = flags.resume ? run.latest_checkpoint() : "";
+  if (!flags.resume && !run.latest_checkpoint().empty())
+    throw Error(o.run_dir + " already holds checkpoints: pass --resume to continue it, or choose another run_dir");
+
+  std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.tokenizer_path);
+  const ChatTemplate tmpl = pick_template(o, *tokenizer);
+  int64_t dropped = 0, eval_dropped = 0;
+  const std::vector<Prompt> prompts = load_prompts(o.train_path, *tokenizer, tmpl, o.max_prompt_length, &dropped);
+  if (prompts.empty()) throw Error(o.train_path + ": no training prompts (all longer than data.max_prompt_length?)");
+  std::vector<Prompt> eval_prompts;
+  if (!o.eval_path.empty()) {
+    eval_prompts = load_prompts(o.eval_path, *tokenizer, tmpl, o.max_prompt_length, &eval_dropped);
+    if (int64_t(eval_prompts.size()) > o.eval_max_prompts) eval_prompts.resize(size_t(o.eval_max_prompts));
+  }
+  log::info("train prompts: " + std::to_string(prompts.size()) + " (" + std::to_string(dropped) +
+            " dropped as longer than " + std::to_string(o.max_prompt_length) + " tokens)");
+
+  torch::manual_seed(o.seed);
+  std::shared_ptr<model::Decoder> policy = build_policy(o, resume_dir);
+  std::shared_ptr<model::Decoder> reference = build_reference(o);
+  const bool autocast = model::resolve_autocast(o.autocast == "true" ? "bf16" : o.autocast == "false" ? "fp32" : "auto",
+                                                policy->device());
+  policy->set_autocast(autocast);
+  if (reference) reference->set_autocast(autocast);
+  train::NamedParams named;
+  if (o.lora) named = model::lora_parameters(*policy);
+  else for (const auto& p : policy->named_parameters(true)) named.emplace_back(p.key(), p.value());
+  auto optimizer = train::make_adamw(named, o.adamw);
+
+  GrpoContext ctx;
+  ctx.policy = policy.get();
+  ctx.reference = reference.get();
+  ctx.optimizer = optimizer.get();
+  for (const auto& np : named) if (np.second.requires_grad()) ctx.params.push_back(np.second);
+  ctx.pad_id = std::max(0, tokenizer->special().pad >= 0 ? tokenizer->special().pad : tokenizer->special().eos);
+  ctx.detokenize = [&](const std::vector<int>& ids) { return tokenizer->decode(ids, true); };
+  ctx.scorer.names = reward_fn.names();
+  ctx.scorer.score = [&](const Rollout& r, const Prompt& p) {
+    reward::RewardResult res = reward_fn.score(r.text, p.solution, p.sentence);
+    return std::make_pair(res.total, res.values);
+  };
+  ctx.config = o.grpo;
+  ctx.config.stop_token_ids = turn_end_ids(*tokenizer);
+
+  GrpoResult result;
+  const int64_t steps_per_epoch = (int64_t(prompts.size()) + o.prompts_per_step - 1) / o.prompts_per_step;
+  result.total_steps = o.max_steps > 0 ? o.max_steps : o.epochs * steps_per_epoch;
+  train::LrSchedule schedule{o.adamw.lr, result.total_steps, train::warmup_steps_from(o.warmup, result.total_steps),
+                             o.min_lr_ratio};
+  PromptStream stream{&prompts, o.seed};
+  int64_t step = 0;
+  double elapsed_before = 0;
+  if (!resume_dir.empty()) {
+    nlohmann::json state = train::read_trainer_state(resume_dir);
+    step = state.at("step").get<int64_t>();
+    stream.cursor = state.value("prompt_cursor", int64_t(0));
+    elapsed_before = state.value("elapsed_s", 0.0);
+    train::load_optimizer(*optimizer, resume_dir + "/optimizer.pt");
+    train::load_rng(resume_dir + "/rng.pt");
+    run.trim_metrics(step);
+    log::info("resuming " + o.run_dir + " from " + resume_dir + " (step " + std::to_string(step) + ")");
+  }
+  run.write_config(config.dump());
+  std::unique_ptr<JsonlAppender> metrics, samples;
+  if (flags.rank.is_main()) {
+    metrics = std::make_unique<JsonlAppender>(run.metrics_path(), resume_dir.empty());
+    samples = std::make_unique<JsonlAppender>(o.run_dir + "/samples.jsonl", resume_dir.empty());
+    if (resume_dir.empty())
+      metrics->write({{"step", 0}, {"event", "data"}, {"train_prompts", prompts.size()}, {"dropped", dropped},
+                      {"eval_prompts", eval_prompts.size()}, {"total_steps", result.total_steps},
+                      {"autocast_bf16", autocast}, {"lora", o.lora}, {"reward_components", reward_fn.names()}});
+  }
+  const auto session_start = Clock::now();
+  auto save = [&](int64_t at_step) {
+    result.checkpoint = run.write_checkpoint(at_step, o.keep, [&](const std::string& dir) {
+      if (o.lora) model::save_lora(*policy, o.lora_config, dir);
+      else model::save_decoder(*policy, dir);
+      train::copy_tokenizer_files(o.tokenizer_path, dir);
+      train::save_optimizer(*optimizer, dir + "/optimizer.pt");
+      train::save_rng(dir + "/rng.pt");
+      train::write_trainer_state(dir, {{"step", at_step}, {"total_steps", result.total_steps},
+                                       {"prompt_cursor", stream.cursor},
+                                       {"elapsed_s", elapsed_before + seconds_since(session_start)}});
+    });
+  };
+  const int64_t eval_tokens = o.eval_max_new_tokens > 0 ? o.eval_max_new_tokens : o.grpo.max_completion_length;
+  auto run_eval = [&](int64_t at_step) {
+    nlohmann::json line = evaluate(*policy, eval_prompts, ctx, eval_tokens);
+    line["step"] = at_step;
+    result.eval_reward = line["eval_reward"].get<double>();
+    if (metrics) metrics->write(line);
+    log::info("step " + std::to_string(at_step) + ": held-out reward " + std::to_string(result.eval_reward));
+  };
+  if (!eval_prompts.empty() && resume_dir.empty()) run_eval(0);
+
+  std::unique_ptr<Progress> progress;
+  if (flags.progress && flags.rank.is_main() && step < result.total_steps)
+    progress = std::make_unique<Progress>("grpo", result.total_steps - step, "steps");
+  bool first = true;
+  while (step < result.total_steps) {
+    const double lr = schedule.lr_at(step);
+    train::set_lr(*optimizer, lr);
+    StepStats st = grpo_step(ctx, [&](int64_t n) { return stream.next(n); }, o.prompts_per_step,
+                             o.seed * 1000003ULL + uint64_t(step));
+    ++step;
+    if (first) result.first_reward = st.reward_mean, first = false;
+    result.last_reward = st.reward_mean;
+    if (metrics && (step % o.log_every == 0 || step == result.total_steps)) {
+      nlohmann::json j = step_json(step, st, ctx.scorer.names, lr);
+      j["elapsed_s"] = elapsed_before + seconds_since(session_start);
+      metrics->write(j);
+    }
+    if (samples && o.samples_every > 0 && step % o.samples_every == 0) {
+      for (int64_t i = 0; i < o.samples_per_step && i < int64_t(st.rollouts.size()); ++i) {
+        const Rollout& r = st.rollouts[size_t(i * std::max<int64_t>(1, int64_t(st.rollouts.size()) / o.samples_per_step))];
+        nlohmann::json comps;
+        for (size_t k = 0; k < ctx.scorer.names.size() && k < r.components.size(); ++k)
+          comps[ctx.scorer.names[k]] = r.components[k];
+        samples->write({{"step", step}, {"prompt_id", st.prompts[r.prompt].id}, {"completion", r.text},
+                        {"reward", r.reward}, {"components", comps}, {"advantage", r.advantage},
+                        {"finish_reason", r.finish_reason}});
+      }
+    }
+    if (progress) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "reward %.3f  kl %.4f  len %.0f", st.reward_mean, st.kl, st.completion_length);
+      progress->advance(1, buf);
+    }
+    const bool last = step == result.total_steps;
+    const bool stop = !last && ((o.stop_after_steps > 0 && step >= o.stop_after_steps) ||
+                                (o.max_minutes > 0 && seconds_since(session_start) >= o.max_minutes * 60));
+    if (!eval_prompts.empty() && (last || (o.eval_every > 0 && step % o.eval_every == 0))) run_eval(step);
+    if (last || stop || (o.save_every > 0 && step % o.save_every == 0)) save(step);
+    if (stop) {
+      log::info("stopped at step " + std::to_string(step) + ": continue with --resume");
+      break;
+    }
+  }
+  if (progress) progress->finish();
+  result.step = step;
+  result.finished = step >= result.total_steps;
+  if (result.checkpoint.empty() && !resume_dir.empty()) result.checkpoint = resume_dir;
+  if (result.finished && flags.rank.is_main() && !result.checkpoint.empty()) {
+    const fs::path link = fs::path(o.run_dir) / "final";
+    std::error_code ec;
+    fs::remove(link, ec);
+    fs::create_directory_symlink(fs::relative(result.checkpoint, o.run_dir), link, ec);
+    if (ec) log::warn("cannot link " + link.string() + ": " + ec.message());
+  }
+  return result;
+}
+
+}  // namespace rexdrug::rl

@@ -1,0 +1,39 @@
+// The GRPO run: reads the config, loads the policy (LoRA by default) and the
+// prompts, then loops grpo_step with the learning-rate schedule, writing
+// metrics.jsonl, samples.jsonl, periodic held-out rewards and resumable
+// checkpoints in the SFT run-folder layout (core/train/run.h).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config/config.h"
+#include "core/data/message.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/train/run.h"
+#include "rl/grpo.h"
+
+namespace rexdrug::rl {
+
+struct GrpoFlags {
+  bool resume = false;
+  bool progress = true;
+  train::RankInfo rank;
+};
+
+struct GrpoResult {
+  int64_t step = 0, total_steps = 0;
+  bool finished = false;
+  double first_reward = 0, last_reward = 0;  // mean training reward of the first / last step
+  double eval_reward = -1;                   // held-out mean reward at the last evaluation
+  std::string checkpoint;
+};
+
+// GRPO JSONL ({"id", "prompt": [messages], "solution", "sentence"}) rendered with the
+// generation prompt; prompts longer than max_prompt_length are dropped (*dropped counts them).
+std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& tokenizer, const ChatTemplate& tmpl,
+                                 int64_t max_prompt_length, int64_t* dropped);
+
+GrpoResult run_grpo(const Config& config, const GrpoFlags& flags);
+
+}  // namespace rexdrug::rl

@@ -1,0 +1,67 @@
+// Windowed batching across clients: a worker thread waits for a first request, collects
+// whatever else arrives within a few milliseconds, and runs requests with the same
+// sampling settings in one generate() call. Tokens go back to each request as they come
+// (streaming); a cancelled request (client gone) is ended at its next step.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/generate/generate.h"
+#include "serve/engine.h"
+
+namespace rexdrug::serve {
+
+struct Job {
+  std::vector<int> prompt;
+  generate::SamplingParams params;  // num_samples = choices
+  // Called from the worker for each new token of sample s.
+  std::function<void(int64_t sample, int token, bool finished)> on_token;
+  // Optional constraint for sample s (see generate's allowed_tokens).
+  std::function<std::vector<int>(int64_t sample, const std::vector<int>& tokens)> allowed;
+  std::atomic<bool> cancelled{false};
+
+  // Filled by the worker, then `done` is set.
+  std::vector<generate::Completion> completions;  // by sample
+  std::string error;                               // non-empty when generate threw
+  void wait();
+  void finish();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+struct BatcherOptions {
+  int window_ms = 5;   // how long to collect requests after the first one
+  int max_batch = 16;  // prompts per generate call
+};
+
+class Batcher {
+ public:
+  Batcher(Engine& engine, BatcherOptions options);
+  ~Batcher();
+  void submit(std::shared_ptr<Job> job);
+  long batches_run() const { return batches_; }
+
+ private:
+  void loop();
+  void run_group(std::vector<std::shared_ptr<Job>>& group);
+
+  Engine& engine_;
+  BatcherOptions options_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<Job>> queue_;
+  bool stop_ = false;
+  std::atomic<long> batches_{0};
+  std::thread worker_;
+};
+
+}  // namespace rexdrug::serve

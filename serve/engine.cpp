@@ -1,0 +1,66 @@
+#include "serve/engine.h"
+
+#include <filesystem>
+
+#include "core/model/lora.h"
+#include "core/model/precision.h"
+#include "core/util/error.h"
+#include "core/util/log.h"
+#include "serve/constrained.h"
+
+namespace rexdrug::serve {
+
+Engine::Engine(const EngineOptions& o) {
+  torch::Device device = model::parse_device(o.device);
+  model_ = model::load_decoder(o.model_dir, model::parse_dtype(o.dtype), device);
+  if (!o.adapter_dir.empty()) {
+    model::load_lora(*model_, o.adapter_dir);
+    model::merge_lora(*model_);  // inference only: no adapter branch per forward
+  }
+  model_->set_autocast(model::resolve_autocast(o.compute, device));
+  model_->eval();
+  tokenizer_ = load_tokenizer(o.model_dir);
+  if (!o.chat_template.empty())
+    template_ = std::make_unique<ChatTemplate>(ChatTemplate::by_name(o.chat_template));
+  else if (tokenizer_->kind() == "sentencepiece")
+    template_ = std::make_unique<ChatTemplate>(ChatTemplate::by_name("plain"));
+  else
+    template_ = std::make_unique<ChatTemplate>(ChatTemplate::from_config(o.model_dir));
+  const SpecialTokens& sp = tokenizer_->special();
+  for (int id : {sp.end_of_turn, sp.eos})
+    if (id >= 0) stop_ids_.push_back(id);
+  name_ = std::filesystem::path(o.model_dir).lexically_normal().filename().string();
+  if (name_.empty()) name_ = std::filesystem::path(o.model_dir).parent_path().filename().string();
+  log::info("loaded " + o.model_dir + " (" + tokenizer_->kind() + " tokenizer, template " +
+            template_->name() + (model_->autocast() ? ", bf16 autocast" : "") + ")");
+}
+
+std::vector<int> Engine::prompt_ids(const Conversation& chat) const {
+  return template_->render_ids(chat, *tokenizer_, /*add_generation_prompt=*/true).ids;
+}
+
+generate::GenerateResult Engine::run(generate::GenerateRequest request) {
+  for (int id : stop_ids_) request.params.stop_token_ids.push_back(id);
+  if (!request.detokenize)
+    request.detokenize = [this](const std::vector<int>& ids) { return tokenizer_->decode(ids, true); };
+  std::lock_guard<std::mutex> lock(mutex_);
+  return generate::generate(*model_, request);
+}
+
+std::string Engine::completion_text(const generate::Completion& c) const {
+  std::vector<int> ids = c.tokens;
+  if (c.finish_reason == "stop_token" && !ids.empty()) ids.pop_back();
+  std::string text = tokenizer_->decode(ids, true);
+  if (c.finish_reason == "stop_string" && !c.stop_string.empty()) {
+    size_t at = text.find(c.stop_string);
+    if (at != std::string::npos) text.resize(at);
+  }
+  return text;
+}
+
+const std::vector<std::string>& Engine::token_texts() {
+  std::call_once(texts_once_, [this] { texts_ = serve::token_texts(*tokenizer_); });
+  return texts_;
+}
+
+}  // namespace rexdrug::serve

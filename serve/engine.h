@@ -1,0 +1,56 @@
+// A loaded model for inference: decoder (+ merged LoRA adapter), tokenizer and chat
+// template from one checkpoint folder, behind a lock so that one generate call runs at
+// a time (the server's batcher and `rexdrug extract` both go through it).
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/data/message.h"
+#include "core/generate/generate.h"
+#include "core/model/decoder.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace rexdrug::serve {
+
+struct EngineOptions {
+  std::string model_dir;    // HF layout + tokenizer files
+  std::string adapter_dir;  // optional PEFT adapter, merged into the weights
+  std::string dtype = "float32";
+  std::string device = "cpu";
+  std::string compute = "auto";  // "auto" | "bf16" | "fp32" (see resolve_autocast)
+  std::string chat_template;     // "" = plain for SentencePiece, else tokenizer_config.json
+};
+
+class Engine {
+ public:
+  explicit Engine(const EngineOptions& options);
+
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const ChatTemplate& chat_template() const { return *template_; }
+  const std::string& name() const { return name_; }  // the model folder's base name
+  // Prompt ids for a conversation, ending with the assistant generation prompt.
+  std::vector<int> prompt_ids(const Conversation& chat) const;
+  // Ids that end an assistant reply (end of turn, eos).
+  const std::vector<int>& stop_ids() const { return stop_ids_; }
+  // One generate call (serialised); stop ids and the detokenizer are filled in.
+  generate::GenerateResult run(generate::GenerateRequest request);
+  // Completion text without special tokens (the stop id dropped).
+  std::string completion_text(const generate::Completion& c) const;
+  // The text each vocab id adds mid-sequence (for constrained decoding), decoded once.
+  const std::vector<std::string>& token_texts();
+
+ private:
+  std::shared_ptr<model::Decoder> model_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<ChatTemplate> template_;
+  std::vector<int> stop_ids_;
+  std::string name_;
+  std::mutex mutex_;
+  std::once_flag texts_once_;
+  std::vector<std::string> texts_;
+};
+
+}  // namespace rexdrug::serve

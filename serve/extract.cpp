@@ -1,0 +1,171 @@
+#include "serve/extract.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <set>
+
+#include "core/data/answer.h"
+#include "core/data/corpus.h"
+#include "core/data/prompt.h"
+#include "core/util/error.h"
+#include "core/util/jsonl.h"
+#include "core/util/log.h"
+#include "core/util/progress.h"
+#include "core/util/text.h"
+
+namespace rexdrug::serve {
+
+namespace {
+
+bool plain_format(const std::string& path) {
+  bool plain = false, decided = false;
+  for_each_line(path, [&](long, const std::string& line) {
+    if (decided || trim(line).empty()) return;
+    decided = true;
+    json j = json::parse(line, nullptr, false);
+    plain = j.is_object() && j.contains("id") && j.contains("sentence") && !j.contains("task") &&
+            !j.contains("spans") && !j.contains("entities");
+  });
+  return plain;
+}
+
+std::string id_string(const json& id) {
+  if (id.is_string()) return id.get<std::string>();
+  if (id.is_number_integer()) return std::to_string(id.get<long long>());
+  throw Error("field 'id' must be a string or an integer");
+}
+
+// Ids already written (lines that do not parse, e.g. a cut last line, are ignored).
+std::set<std::string> written_ids(const std::string& path) {
+  std::set<std::string> ids;
+  if (!file_exists(path)) return ids;
+  for_each_line(path, [&](long, const std::string& line) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.contains("id")) ids.insert(id_string(j["id"]));
+  });
+  return ids;
+}
+
+}  // namespace
+
+std::vector<Example> read_extract_input(const std::string& path, Task task) {
+  if (!file_exists(path)) throw Error(path + ": no such file");
+  if (!plain_format(path)) return read_corpus(path, task);
+  std::vector<Example> out;
+  std::set<std::string> seen;
+  for_each_line(path, [&](long line, const std::string& text) {
+    if (trim(text).empty()) return;
+    json j = parse_json_line(path, line, text);
+    if (!j.is_object() || !j.contains("id") || !j.contains("sentence") || !j["sentence"].is_string())
+      throw file_error(path, line, "expected {\"id\", \"sentence\", \"paragraph\"}");
+    Example ex;
+    ex.task = task;
+    try {
+      ex.id = id_string(j["id"]);
+    } catch (const Error& e) {
+      throw file_error(path, line, e.what());
+    }
+    if (!seen.insert(ex.id).second) throw file_error(path, line, "duplicate id '" + ex.id + "'");
+    ex.sentence = j["sentence"].get<std::string>();
+    if (j.contains("paragraph")) {
+      if (!j["paragraph"].is_string()) throw file_error(path, line, "field 'paragraph' must be a string");
+      ex.context = j["paragraph"].get<std::string>();
+    }
+    out.push_back(std::move(ex));
+  });
+  return out;
+}
+
+json relations_json(const std::vector<Relation>& relations) {
+  json out = json::array();
+  for (const Relation& r : relations) out.push_back({{"type", r.label}, {"ent_set", r.drugs}});
+  return out;
+}
+
+BatchConstraint::BatchConstraint(Engine& engine, const std::vector<const Example*>& batch, Task task,
+                                 const std::vector<std::string>& lexicon,
+                                 const ConstraintOptions& options) {
+  for (const Example* ex : batch) {
+    AnswerGrammar grammar(relation_labels(task), drug_candidates(*ex, lexicon), options.max_items);
+    items_.push_back(std::make_unique<AnswerConstraint>(engine.tokenizer(), engine.token_texts(),
+                                                        engine.stop_ids(), grammar, options));
+  }
+}
+
+std::vector<int> BatchConstraint::operator()(size_t completion, const std::vector<int>& tokens) {
+  return items_.at(completion)->allowed(tokens);
+}
+
+ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
+  if (o.batch_size < 1) throw Error("--batch-size must be >= 1");
+  std::vector<Example> examples = read_extract_input(o.input, o.task);
+  if (o.limit > 0 && static_cast<long>(examples.size()) > o.limit) examples.resize(o.limit);
+  std::vector<std::string> lexicon;
+  if (o.constrained && !o.lexicon.empty()) lexicon = read_lexicon(o.lexicon);
+
+  JsonlAppender out(o.output, /*truncate=*/!o.resume);  // drops a cut last line first
+  std::set<std::string> done = o.resume ? written_ids(o.output) : std::set<std::string>{};
+
+  ExtractSummary summary;
+  summary.documents = static_cast<long>(examples.size());
+  std::vector<const Example*> pending;
+  std::vector<std::vector<int>> prompts;
+  for (const Example& ex : examples) {
+    if (done.count(ex.id)) { ++summary.skipped; continue; }
+    pending.push_back(&ex);
+    prompts.push_back(engine.prompt_ids(build_prompt(ex)));
+  }
+  if (summary.skipped) log::info("resume: " + std::to_string(summary.skipped) + " documents already in " + o.output);
+
+  // Similar lengths together: less left padding per batch.
+  std::vector<size_t> order(pending.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
+
+  Progress progress("extract", static_cast<long>(pending.size()), "docs");
+  auto start = std::chrono::steady_clock::now();
+  for (size_t b = 0; b < order.size(); b += o.batch_size) {
+    std::vector<const Example*> batch;
+    generate::GenerateRequest req;
+    req.params = o.params;
+    req.params.num_samples = 1;
+    for (size_t i = b; i < std::min(order.size(), b + o.batch_size); ++i) {
+      batch.push_back(pending[order[i]]);
+      req.prompts.push_back(prompts[order[i]]);
+    }
+    std::unique_ptr<BatchConstraint> constraint;
+    if (o.constrained) {
+      constraint = std::make_unique<BatchConstraint>(engine, batch, o.task, lexicon, o.constraint);
+      req.allowed_tokens = [&](size_t c, const std::vector<int>& t) { return (*constraint)(c, t); };
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    generate::GenerateResult res = engine.run(req);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (const generate::Completion& c : res.completions) {
+      const Example& ex = *batch[c.prompt];
+      std::string text = engine.completion_text(c);
+      ParsedCompletion parsed = parse_completion(text, o.task);
+      out.write({{"id", ex.id},
+                 {"completion", text},
+                 {"parsed_relations", relations_json(parsed.answer.relations)},
+                 {"status", to_string(parsed.status)},
+                 {"finish_reason", c.finish_reason},
+                 {"prompt_tokens", req.prompts[c.prompt].size()},
+                 {"completion_tokens", c.tokens.size()},
+                 {"batch_seconds", secs}});
+      ++summary.written;
+    }
+    summary.generated_tokens += res.generated_tokens;
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    char extra[64];
+    std::snprintf(extra, sizeof extra, "%.1f tok/s", summary.generated_tokens / std::max(elapsed, 1e-9));
+    progress.advance(static_cast<long>(batch.size()), extra);
+  }
+  progress.finish();
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace rexdrug::serve

@@ -1,0 +1,56 @@
+// Batch extraction (`rexdrug extract`): every document of an input file through the
+// model, one JSON line per document appended as soon as its batch is done, so a killed
+// run resumes where it stopped. See docs/inference.md for the file formats.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/data/example.h"
+#include "core/generate/generate.h"
+#include "serve/constrained.h"
+#include "serve/engine.h"
+
+namespace rexdrug::serve {
+
+// The corpus formats read_corpus knows, or plain {"id", "sentence", "paragraph"} lines.
+std::vector<Example> read_extract_input(const std::string& path, Task task);
+
+struct ExtractOptions {
+  std::string input, output;
+  Task task = Task::drugcomb;
+  bool resume = false;
+  int batch_size = 8;
+  generate::SamplingParams params;  // stop ids are added by the engine
+  bool constrained = false;
+  ConstraintOptions constraint;
+  std::string lexicon;  // drug lexicon for sentences without mentions ("" = none)
+  long limit = 0;       // > 0: only the first N documents of the input
+};
+
+struct ExtractSummary {
+  long documents = 0;  // in the input
+  long skipped = 0;    // already in the output (resume)
+  long written = 0;
+  long generated_tokens = 0;
+  double seconds = 0;
+};
+
+ExtractSummary run_extract(Engine& engine, const ExtractOptions& options);
+
+// Per-completion allowed_tokens constraints for a batch of examples (num_samples = 1).
+class BatchConstraint {
+ public:
+  BatchConstraint(Engine& engine, const std::vector<const Example*>& batch, Task task,
+                  const std::vector<std::string>& lexicon, const ConstraintOptions& options);
+  std::vector<int> operator()(size_t completion, const std::vector<int>& tokens);
+
+ private:
+  std::vector<std::unique_ptr<AnswerConstraint>> items_;
+};
+
+// The parsed relations of a completion as [{"type", "ent_set"}] (what eval reads).
+nlohmann::json relations_json(const std::vector<Relation>& relations);
+
+}  // namespace rexdrug::serve

@@ -1,0 +1,354 @@
+// Inference at scale: the answer grammar, `rexdrug extract` (kill + resume), the HTTP
+// server as a real process (chat, streaming, extract, bad requests) and constrained
+// answers on real DrugComb sentences. A tiny random model: text is garbage, protocol
+// and bookkeeping are what is checked (greedy decoding is deterministic).
+#include <catch2/catch.hpp>
+
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "core/data/answer.h"
+#include "core/data/corpus.h"
+#include "core/model/decoder.h"
+#include "core/tokenizer/sentencepiece_train.h"
+#include "core/util/jsonl.h"
+#include "core/util/text.h"
+#include "serve/constrained.h"
+#include "serve/engine.h"
+#include "serve/extract.h"
+#include "tests/test_util.h"
+
+using namespace rexdrug;
+using json = nlohmann::json;
+
+namespace {
+
+// A SentencePiece tokenizer trained on a few hundred synthetic lines and a 2-layer random
+// decoder over its vocabulary, saved as one checkpoint folder.
+std::string tiny_model_dir() {
+  static std::string dir;
+  if (!dir.empty()) return dir;
+  dir = test::scratch_dir("serve_tiny_model");
+  const char* drugs[] = {"cisplatin", "paclitaxel", "gemcitabine", "erlotinib", "celecoxib",
+                         "5-fluorouracil", "docetaxel", "metformin", "atorvastatin", "warfarin"};
+  const char* tails[] = {"improved overall survival .", "increased toxicity in 12 % of patients .",
+                         "was well tolerated (p < 0.05).", "showed no benefit over placebo ."};
+  {
+    std::ofstream corpus(dir + "/corpus.txt");
+    for (int i = 0; i < 400; ++i)
+      corpus << "Treatment with " << drugs[i % 10] << " plus " << drugs[(i * 7 + 3) % 10] << " "
+             << tails[(i / 5) % 4] << " Trial " << i << " enrolled " << (i * 13) % 500
+             << " patients {\"type\": \"POS\", \"ent_set\": []} COMB NEG NO_COMB\n";
+  }
+  SentencePieceTrainOptions sp;
+  sp.input = dir + "/corpus.txt";
+  sp.out_dir = dir;
+  sp.vocab_size = 420;
+  train_sentencepiece(sp);
+  auto tok = load_tokenizer(dir);
+  model::ModelConfig c;
+  c.vocab_size = tok->vocab_size();
+  c.hidden_size = 32;
+  c.intermediate_size = 64;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.head_dim = 8;
+  c.max_position_embeddings = 8192;
+  c.bos_token_ids = {tok->special().bos};
+  c.eos_token_ids = {tok->special().eos};
+  model::save_decoder(*model::create_decoder(c, 7), dir);
+  std::filesystem::remove(dir + "/corpus.txt");
+  return dir;
+}
+
+std::string bin() {
+  const char* b = std::getenv("REXDRUG_BIN");
+  REQUIRE(b != nullptr);
+  return b;
+}
+
+// Starts `sh -c "exec CMD"` with stdout into a pipe; returns the pid.
+pid_t spawn(const std::string& cmd, int* stdout_fd) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(fds[1], 1);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  *stdout_fd = fds[0];
+  return pid;
+}
+
+void stop(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+}
+
+long count_lines(const std::string& path) {
+  std::ifstream in(path);
+  long n = 0;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("answer grammar: valid prefixes only, and what it accepts parses") {
+  std::vector<std::string> labels = {"POS", "NEG", "COMB"};
+  serve::AnswerGrammar g(labels, {"cisplatin", "Gemcitabine", "5-FU"}, 2);
+  std::string answer = "\n[{\"type\": \"POS\", \"ent_set\": [\"cisplatin\", \"5-FU\"]}, "
+                       "{\"type\": \"COMB\", \"ent_set\": [\"Gemcitabine\", \"cisplatin\", \"5-FU\"]}]\n</answer>";
+  CHECK(g.feed(answer));
+  CHECK(g.done());
+  ParsedCompletion p = parse_completion("<think>\nx\n</think>\n<answer>" + answer, Task::drugcomb);
+  CHECK(p.status == ParseStatus::ok);
+  CHECK(p.answer.relations.size() == 2);
+
+  serve::AnswerGrammar h(labels, {"cisplatin", "Gemcitabine"}, 2);
+  CHECK(h.feed("\n[{\"type\": \"P"));
+  CHECK_FALSE(h.feed("X"));                                  // not a label
+  CHECK(h.feed("OS\", \"ent_set\": [\"cis"));
+  CHECK_FALSE(h.feed("x"));                                  // not a candidate
+  CHECK(h.feed("platin\", \""));
+  CHECK_FALSE(h.feed("cisplatin"));                          // the same drug twice
+  CHECK_FALSE(h.feed(std::string("Gemcitabine\", \"")));     // no third distinct drug
+  CHECK(h.feed("Gemcitabine\"]}]\n</answer>"));
+  CHECK(h.done());
+
+  // Fewer than two candidates: only the NO_COMB answer.
+  serve::AnswerGrammar one(labels, {"cisplatin"}, 2);
+  CHECK_FALSE(one.feed("\n[{\"type\": \"POS"));
+  CHECK(one.feed("\n[{\"type\": \"NO_COMB\", \"ent_set\": []}]\n</answer>"));
+  CHECK(one.done());
+}
+
+TEST_CASE("drug candidates: mentions first, else lexicon words as written") {
+  Example ex;
+  ex.sentence = "Cisplatin plus gemcitabine-based chemo vs. GEMCITABINE and carboplatin.";
+  std::vector<std::string> lex = {"gemcitabine", "cisplatin", "Carboplatin", "platin"};
+  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"Cisplatin", "carboplatin"});
+  ex.sentence = "Cisplatin plus gemcitabine and GEMCITABINE.";
+  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"Cisplatin", "gemcitabine"});
+  ex.mentions = {{"a\"b", 0, 3}, {"x", 0, 1}, {"X", 2, 3}};
+  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("extract: killed mid-run, resumed, every id exactly once") {
+  std::string model = tiny_model_dir();
+  std::string dir = test::scratch_dir("serve_extract");
+  const int n = 24;
+  {
+    std::ofstream in(dir + "/in.jsonl");
+    for (int i = 0; i < n; ++i)
+      in << json({{"id", "doc" + std::to_string(i)},
+                  {"sentence", "Treatment with cisplatin plus warfarin, trial " + std::to_string(i) + "."},
+                  {"paragraph", std::string(i % 7 * 10, 'x')}}).dump()
+         << "\n";
+  }
+  std::string out = dir + "/pred.jsonl";
+  std::string args = "extract --model '" + model + "' --input '" + dir + "/in.jsonl' --output '" + out +
+                     "' --batch-size 1 --max-new-tokens 40";
+  int fd = -1;
+  pid_t pid = spawn("'" + bin() + "' " + args + " 2>/dev/null", &fd);
+  auto t0 = std::chrono::steady_clock::now();
+  while (count_lines(out) < 3 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  stop(pid);
+  ::close(fd);
+  long before = count_lines(out);
+  INFO("lines when killed: " << before);
+  REQUIRE(before >= 3);
+  REQUIRE(before < n);  // really killed mid-run
+
+  std::string stdout_text, err;
+  REQUIRE(test::run_cli(args + " --resume", &stdout_text, &err) == 0);
+  CHECK_THAT(stdout_text, Catch::Contains("already done"));
+  std::map<std::string, int> seen;
+  for (const json& j : read_jsonl(out)) {
+    seen[j.at("id").get<std::string>()]++;
+    CHECK(j.at("completion").is_string());
+    CHECK(j.at("parsed_relations").is_array());
+    CHECK(j.at("status").is_string());
+    CHECK(j.at("completion_tokens").get<long>() >= 1);
+  }
+  CHECK(seen.size() == static_cast<size_t>(n));
+  for (const auto& [id, count] : seen) CHECK(count == 1);
+}
+
+TEST_CASE("serve: chat, streaming, extract, models and bad requests over HTTP") {
+  std::string model = tiny_model_dir();
+  int fd = -1;
+  pid_t pid = spawn("env REXDRUG_TEST_KEY=s3cret '" + bin() + "' serve --model '" + model +
+                        "' --port 0 --api-key-env REXDRUG_TEST_KEY --max-body-bytes 4096 "
+                        "--extract-max-new-tokens 24 2>/dev/null",
+                    &fd);
+  // The first stdout line names the port.
+  std::string line;
+  char ch;
+  while (::read(fd, &ch, 1) == 1 && ch != '\n') line += ch;
+  INFO("server said: " << line);
+  REQUIRE(starts_with(line, "listening on http://127.0.0.1:"));
+  int port = std::stoi(line.substr(line.rfind(':') + 1));
+
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(60, 0);
+  httplib::Headers auth = {{"Authorization", "Bearer s3cret"}};
+  auto health = cli.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(json::parse(health->body)["status"] == "ok");
+  auto models = cli.Get("/v1/models", auth);
+  REQUIRE(models);
+  CHECK(json::parse(models->body)["data"][0]["id"] == std::filesystem::path(model).filename().string());
+
+  json chat = {{"model", "tiny"}, {"messages", {{{"role", "user"}, {"content", "cisplatin plus warfarin?"}}}},
+               {"max_tokens", 20}, {"temperature", 0}};
+  auto plain = cli.Post("/v1/chat/completions", auth, chat.dump(), "application/json");
+  REQUIRE(plain);
+  REQUIRE(plain->status == 200);
+  json reply = json::parse(plain->body);
+  std::string text = reply["choices"][0]["message"]["content"];
+  CHECK(reply["object"] == "chat.completion");
+  CHECK(reply["usage"]["completion_tokens"].get<int>() >= 1);
+  CHECK(reply["usage"]["completion_tokens"].get<int>() <= 20);
+  CHECK(reply["usage"]["total_tokens"] ==
+        reply["usage"]["prompt_tokens"].get<int>() + reply["usage"]["completion_tokens"].get<int>());
+
+  // Streaming: SSE chunks whose contents add up to the non-streamed text.
+  json streamed = chat;
+  streamed["stream"] = true;
+  auto sse = cli.Post("/v1/chat/completions", auth, streamed.dump(), "application/json");
+  REQUIRE(sse);
+  REQUIRE(sse->status == 200);
+  std::string joined, finish;
+  bool done = false;
+  std::istringstream events(sse->body);
+  for (std::string ev; std::getline(events, ev);) {
+    if (ev.empty()) continue;
+    REQUIRE(starts_with(ev, "data: "));
+    std::string data = ev.substr(6);
+    if (data == "[DONE]") { done = true; continue; }
+    json c = json::parse(data);
+    CHECK(c["object"] == "chat.completion.chunk");
+    const json& choice = c["choices"][0];
+    if (choice["delta"].contains("content")) joined += choice["delta"]["content"].get<std::string>();
+    if (!choice["finish_reason"].is_null()) finish = choice["finish_reason"];
+  }
+  CHECK(done);
+  CHECK(joined == text);
+  CHECK(finish == reply["choices"][0]["finish_reason"]);
+
+  // Several requests at once (batched by the server) give what each gives alone.
+  std::vector<std::thread> threads;
+  std::vector<std::string> texts(4);
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(60, 0);
+      auto r = c.Post("/v1/chat/completions", auth, chat.dump(), "application/json");
+      if (r && r->status == 200) texts[i] = json::parse(r->body)["choices"][0]["message"]["content"];
+    });
+  for (auto& t : threads) t.join();
+  for (const std::string& t : texts) CHECK(t == text);
+
+  auto ex = cli.Post("/v1/extract", auth,
+                     json({{"sentence", "Cisplatin plus warfarin."}, {"paragraph", "Trial."}}).dump(),
+                     "application/json");
+  REQUIRE(ex);
+  CHECK(ex->status == 200);
+  json er = json::parse(ex->body);
+  CHECK(er["relations"].is_array());
+  CHECK(er["reasoning"].is_string());
+
+  // Bad requests.
+  auto noauth = cli.Post("/v1/chat/completions", chat.dump(), "application/json");
+  REQUIRE(noauth);
+  CHECK(noauth->status == 401);
+  auto wrong = cli.Post("/v1/chat/completions", {{"Authorization", "Bearer s3creT"}}, chat.dump(), "application/json");
+  REQUIRE(wrong);
+  CHECK(wrong->status == 401);
+  CHECK(wrong->body.find("s3cre") == std::string::npos);
+  auto badjson = cli.Post("/v1/chat/completions", auth, "{\"messages\": [", "application/json");
+  REQUIRE(badjson);
+  CHECK(badjson->status == 400);
+  CHECK_THAT(badjson->body, Catch::Contains("not valid JSON"));
+  json badfield = chat;
+  badfield["temperature"] = "hot";
+  auto bf = cli.Post("/v1/chat/completions", auth, badfield.dump(), "application/json");
+  REQUIRE(bf);
+  CHECK(bf->status == 400);
+  CHECK_THAT(bf->body, Catch::Contains("temperature"));
+  auto nomsg = cli.Post("/v1/chat/completions", auth, json({{"messages", json::array()}}).dump(), "application/json");
+  REQUIRE(nomsg);
+  CHECK(nomsg->status == 400);
+  auto badex = cli.Post("/v1/extract", auth, json({{"paragraph", "x"}}).dump(), "application/json");
+  REQUIRE(badex);
+  CHECK(badex->status == 400);
+  auto big = cli.Post("/v1/chat/completions", auth, std::string(10000, ' '), "application/json");
+  REQUIRE(big);
+  CHECK(big->status == 413);
+
+  stop(pid);
+  ::close(fd);
+}
+
+TEST_CASE("constrained extract: 200 real test sentences, every answer parses and names sentence drugs", "[corpus]") {
+  std::string data = test::data_dir();
+  std::string dir = test::scratch_dir("serve_constrained");
+  serve::EngineOptions eo;
+  eo.model_dir = tiny_model_dir();
+  serve::Engine engine(eo);
+  serve::ExtractOptions o;
+  o.input = data + "/drugcomb/test.jsonl";
+  o.output = dir + "/pred.jsonl";
+  o.limit = 200;
+  o.batch_size = 16;
+  o.constrained = true;
+  o.constraint.think_tokens = 4;
+  o.constraint.max_items = 2;
+  o.params.max_new_tokens = 400;
+  serve::ExtractSummary s = serve::run_extract(engine, o);
+  REQUIRE(s.written == 200);
+
+  std::vector<Example> gold = read_corpus(o.input, Task::drugcomb);
+  std::map<std::string, const Example*> by_id;
+  for (const Example& g : gold) by_id[g.id] = &g;
+  long with_relations = 0;
+  for (const json& j : read_jsonl(o.output)) {
+    const Example& ex = *by_id.at(j["id"].get<std::string>());
+    ParsedCompletion p = parse_completion(j["completion"].get<std::string>(), Task::drugcomb);
+    INFO(j["completion"].get<std::string>());
+    CHECK(p.status == ParseStatus::ok);
+    CHECK(p.answer.errors.empty());
+    CHECK(p.answer.items >= 1);
+    if (!p.answer.relations.empty()) ++with_relations;
+    for (const Relation& r : p.answer.relations)
+      for (const std::string& d : r.drugs) {
+        bool mention = false;
+        for (const Mention& m : ex.mentions) mention = mention || m.text == d;
+        CHECK(mention);
+        CHECK(ex.sentence.find(d) != std::string::npos);
+      }
+  }
+  WARN("documents answered with relations: " << with_relations << " / 200");
+}
