@@ -11,14 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/util/python_literal.h"
+
 namespace rexdrug {
 
-// Defined in core/util/python_literal.cpp next to parse_python_literal (one
-// parser); declared here because core/util/python_literal.h is the lead's.
-// As Python's json.loads (also NaN/Infinity); std::nullopt when it would raise.
-std::optional<nlohmann::json> parse_json_like_python(std::string_view text);
-// As ast.literal_eval, keeping the Python types JSON cannot hold as markers.
-std::optional<nlohmann::json> parse_python_literal_typed(std::string_view text);
 
 namespace py {
 

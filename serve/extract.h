@@ -2,6 +2,7 @@
 // model, one JSON line per document appended as soon as its batch is done, so a killed
 // run resumes where it stopped. See docs/inference.md for the file formats.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 

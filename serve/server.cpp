@@ -2,8 +2,13 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <ctime>
+#include <mutex>
+#include <thread>
 
 #include "core/data/answer.h"
 #include "core/data/prompt.h"
@@ -348,7 +353,7 @@ struct Server::Impl {
     ex.id = "request";
     ex.task = o.task;
     ex.sentence = body["sentence"].get<std::string>();
-    if (body.contains("paragraph") && body["paragraph"].is_string()) ex.context = body["paragraph"];
+    if (body.contains("paragraph") && body["paragraph"].is_string()) ex.context = body["paragraph"].get<std::string>();
     generate::SamplingParams p;
     p.temperature = 0;
     p.max_new_tokens = int_field(body, "max_tokens", 1, o.max_tokens_limit, o.extract_max_new_tokens);

@@ -146,7 +146,7 @@ TEST_CASE("drug candidates: mentions first, else lexicon words as written") {
   Example ex;
   ex.sentence = "Cisplatin plus gemcitabine-based chemo vs. GEMCITABINE and carboplatin.";
   std::vector<std::string> lex = {"gemcitabine", "cisplatin", "Carboplatin", "platin"};
-  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"Cisplatin", "carboplatin"});
+  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"Cisplatin", "GEMCITABINE", "carboplatin"});
   ex.sentence = "Cisplatin plus gemcitabine and GEMCITABINE.";
   CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"Cisplatin", "gemcitabine"});
   ex.mentions = {{"a\"b", 0, 3}, {"x", 0, 1}, {"X", 2, 3}};
