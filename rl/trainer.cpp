@@ -9,6 +9,7 @@
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
 #include "core/model/precision.h"
+#include "core/train/model_setup.h"
 #include "core/train/optim.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
@@ -44,17 +45,8 @@ std::vector<int> turn_end_ids(const Tokenizer& tok) {
 }
 
 std::shared_ptr<model::Decoder> build_policy(const GrpoOptions& o, const std::string& resume_dir) {
-  const torch::ScalarType dtype = model::parse_dtype(o.dtype);
-  const torch::Device device = model::parse_device(o.device);
-  std::shared_ptr<model::Decoder> m;
-  if (!resume_dir.empty() && !o.lora) m = model::load_decoder(resume_dir, dtype, device);
-  else if (!o.model_path.empty()) m = model::load_decoder(o.model_path, dtype, device);
-  else m = model::create_decoder(model::load_config(o.model_config), o.seed, dtype, device);
-  if (o.lora) {
-    if (!resume_dir.empty()) model::load_lora(*m, resume_dir);
-    else model::add_lora(*m, o.lora_config, o.seed + 1);
-  }
-  return m;
+  return train::build_trainable_model(
+      {o.model_path, o.model_config, o.dtype, o.device, o.lora, o.lora_config}, o.seed, resume_dir);
 }
 
 // Full fine-tuning with beta != 0 keeps a frozen copy of the starting model.
