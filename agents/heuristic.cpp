@@ -1,6 +1,7 @@
 // The heuristic backend object: routes a request to the writer or the judge.
 #include "agents/heuristic.h"
 
+#include "core/data/corpus.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
 #include "core/util/text.h"
@@ -33,14 +34,6 @@ class HeuristicBackend : public ChatBackend {
   HeuristicJudgeOptions options_;
 };
 
-std::vector<std::string> read_lexicon(const std::string& path) {
-  std::vector<std::string> names;
-  for_each_line(path, [&](long, const std::string& line) {
-    std::string name = trim(line);
-    if (!name.empty()) names.push_back(name);
-  });
-  return names;
-}
 
 }  // namespace
 
@@ -54,7 +47,7 @@ std::unique_ptr<ChatBackend> make_heuristic_backend(const Config& block, AgentRo
     if (o.max_words <= o.min_words) throw block.error("max_words", "must be > min_words");
     if (!lexicon.empty()) {
       if (!file_exists(lexicon)) throw block.error("lexicon", "no such file: " + lexicon);
-      o.lexicon = read_lexicon(lexicon);
+      o.lexicon = read_drug_lexicon(lexicon);
     }
   }
   block.check_unknown_keys();

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "core/data/corpus.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
 #include "core/util/text.h"
@@ -12,14 +13,6 @@ namespace rexdrug::serve {
 
 // ------------------------------------------------------------------ candidates
 
-std::vector<std::string> read_lexicon(const std::string& path) {
-  std::vector<std::string> names;
-  for_each_line(path, [&](long, const std::string& line) {
-    std::string name = trim(line);
-    if (!name.empty()) names.push_back(name);
-  });
-  return names;
-}
 
 namespace {
 

@@ -15,8 +15,6 @@
 
 namespace rexdrug::serve {
 
-// The drug lexicon (one name a line); names found in a sentence become candidates.
-std::vector<std::string> read_lexicon(const std::string& path);
 // Drug names of a sentence, as written in it: the Example's mentions when it has any,
 // else every lexicon name found case-insensitively at word boundaries. Names holding
 // '"' or '\' are dropped (they would need JSON escapes); duplicates (normalised) too.

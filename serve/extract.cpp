@@ -104,7 +104,7 @@ ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
   std::vector<Example> examples = read_extract_input(o.input, o.task);
   if (o.limit > 0 && static_cast<long>(examples.size()) > o.limit) examples.resize(o.limit);
   std::vector<std::string> lexicon;
-  if (o.constrained && !o.lexicon.empty()) lexicon = read_lexicon(o.lexicon);
+  if (o.constrained && !o.lexicon.empty()) lexicon = read_drug_lexicon(o.lexicon);
 
   JsonlAppender out(o.output, /*truncate=*/!o.resume);  // drops a cut last line first
   std::set<std::string> done = o.resume ? written_ids(o.output) : std::set<std::string>{};

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/data/corpus.h"
 #include "core/data/answer.h"
 #include "core/data/prompt.h"
 #include "core/util/error.h"
@@ -415,7 +416,7 @@ struct Server::Impl {
 
 Server::Server(Engine& engine, ServerOptions options)
     : impl_(std::make_unique<Impl>(engine, std::move(options))) {
-  if (impl_->o.constrained && !impl_->o.lexicon.empty()) impl_->lexicon = read_lexicon(impl_->o.lexicon);
+  if (impl_->o.constrained && !impl_->o.lexicon.empty()) impl_->lexicon = read_drug_lexicon(impl_->o.lexicon);
   impl_->routes();
 }
 

@@ -318,4 +318,13 @@ Example example_from_json(const json& j) {
   return ex;
 }
 
+std::vector<std::string> read_drug_lexicon(const std::string& path) {
+  std::vector<std::string> names;
+  for_each_line(path, [&](long, const std::string& line) {
+    std::string name = trim(line);
+    if (!name.empty()) names.push_back(name);
+  });
+  return names;
+}
+
 }  // namespace rexdrug

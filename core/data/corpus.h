@@ -31,6 +31,9 @@ std::vector<Example> read_examples(const std::string& path, const ReadOptions& o
 std::vector<Example> read_corpus(const std::string& path, Task task,
                                  const ReadOptions& options = {}, ReadStats* stats = nullptr);
 
+// The drug lexicon (drugcomb/drug_lexicon.txt): one name a line, blank lines skipped.
+std::vector<std::string> read_drug_lexicon(const std::string& path);
+
 nlohmann::json example_to_json(const Example& example);
 Example example_from_json(const nlohmann::json& j);  // throws Error on bad fields
 
