@@ -15,5 +15,7 @@ void add_agents_commands(CLI::App& app);                      // traces
 void add_sft_commands(CLI::App& app, CLI::App& bench);        // sft, pretrain
 void add_inference_commands(CLI::App& app, CLI::App& bench);  // extract, serve
 void add_grpo_commands(CLI::App& app, CLI::App& bench);       // grpo
+void add_pipeline_commands(CLI::App& app);                    // pipeline
+void add_dist_commands(CLI::App& app, CLI::App& bench);       // bench dist (data parallel)
 
 }  // namespace rexdrug::cli

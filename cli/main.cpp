@@ -1,12 +1,28 @@
 // rexdrug: the one command-line program. Subcommands live in cmd_*.cpp.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "cli/commands.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
 
+// LibTorch runs element-wise ops on an OpenMP pool and matrix products on OpenBLAS's own
+// threads. With libgomp's default (active) waiting the idle OpenMP threads spin while
+// OpenBLAS works, so on a 2-core machine both pools fight for the cores: a training step
+// measured 595 tokens/s active vs 1006 passive (docs/benchmarks.md). libgomp reads
+// OMP_WAIT_POLICY once, when it is loaded, before main() runs; so when the user has not
+// chosen a policy we set it and re-execute ourselves once.
+static void prefer_passive_openmp_waiting(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp_waiting(argv);
   CLI::App app{"rexdrug: reasoning LLMs for drug-combination extraction"};
   app.set_version_flag("--version", std::string("rexdrug ") + REXDRUG_VERSION);
   app.require_subcommand(1);
@@ -25,6 +41,8 @@ int main(int argc, char** argv) {
   rexdrug::cli::add_sft_commands(app, *bench);
   rexdrug::cli::add_inference_commands(app, *bench);
   rexdrug::cli::add_grpo_commands(app, *bench);
+  rexdrug::cli::add_pipeline_commands(app);
+  rexdrug::cli::add_dist_commands(app, *bench);
 
   try {
     app.parse(argc, argv);
