@@ -1,6 +1,7 @@
 #include "agents/backend.h"
 
 #include "agents/heuristic.h"
+#include "agents/local_backend.h"
 #include "agents/openai_backend.h"
 
 namespace rexdrug::agents {
@@ -39,10 +40,8 @@ std::unique_ptr<ChatBackend> make_backend(const Config& block, AgentRole role,
                                       : Config::from_string("{}", block.file());
     return make_heuristic_backend(h, role);
   }
-  // The local backend needs the model, tokenizer and generation code of core/;
-  // it is declared so configs can name it, but this build cannot run it.
-  throw block.error("backend", "'local' is not available in this build yet "
-                               "(use 'openai' with `rexdrug serve`, or 'heuristic')");
+  if (!block.has("local")) throw block.error("local", "backend 'local' needs a local: {model: DIR} block");
+  return make_local_backend(block.child("local"), seed);
 }
 
 }  // namespace rexdrug::agents

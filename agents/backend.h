@@ -2,7 +2,7 @@
 // (with token counts when the backend knows them). Three kinds, chosen by the
 // `backend` key of a generator/evaluator block (docs/agents.md):
 //   openai     any OpenAI-compatible chat-completions endpoint over HTTP(S)
-//   local      a model loaded in-process (not available in this build yet)
+//   local      a model loaded in-process through the model core (agents/local_backend.h)
 //   heuristic  an offline, deterministic rule-based writer and judge (no LLM)
 #pragma once
 #include <memory>
@@ -67,7 +67,7 @@ class ChatBackend {
 };
 
 // Builds the backend named by block["backend"] from the block's own sub-block
-// (block.openai / block.heuristic). Validates every key it reads; the sub-blocks
+// (block.openai / block.local / block.heuristic). Validates every key it reads; the sub-blocks
 // of the kinds not chosen are allowed (so --set can switch kinds) and ignored.
 // seed: the run's seed (retry jitter).
 std::unique_ptr<ChatBackend> make_backend(const Config& block, AgentRole role,

@@ -238,9 +238,7 @@ json run_traces(const Config& root) {
   const unsigned long seed = root.get<unsigned long>("seed", 1);
   DataOptions data = parse_data(root.child("data"));
   Config prompt_cfg = optional_child(root, "prompt");
-  PromptOptions prompt;
-  prompt.entities_in_prompt = prompt_cfg.get<bool>("entities_in_prompt", false);
-  prompt_cfg.check_unknown_keys();
+  PromptOptions prompt = read_prompt_options(prompt_cfg);
   Agent gen = parse_agent(root.child("generator"), AgentRole::generator, seed);
   Agent eval = parse_agent(root.child("evaluator"), AgentRole::evaluator, seed);
   long max_consecutive_errors = 10;

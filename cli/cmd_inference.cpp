@@ -89,21 +89,19 @@ void add_extract(CLI::App& app) {
     x.constraint.think_tokens = o->think_tokens;
     x.constraint.max_items = o->max_items;
     if (!o->config.empty()) {
+      // The config first, then the flags the user gave on top of it.
       Config c = Config::load(o->config);
-      auto given = [&](const char* flag) { return sub->count(flag) > 0; };
-      if (c.has("sampling")) {
-        Config s = c.child("sampling");
-        if (!given("--max-new-tokens")) x.params.max_new_tokens = s.get<int64_t>("max_new_tokens", x.params.max_new_tokens);
-        if (!given("--temperature")) x.params.temperature = s.get<float>("temperature", x.params.temperature);
-        if (!given("--top-p")) x.params.top_p = s.get<float>("top_p", x.params.top_p);
-        if (!given("--seed")) x.params.seed = s.get<uint64_t>("seed", x.params.seed);
-        s.check_unknown_keys();
-      }
-      if (!given("--batch-size")) x.batch_size = c.get<int>("batch_size", x.batch_size);
-      if (!given("--constrained")) x.constrained = c.get<bool>("constrained", x.constrained);
-      if (!given("--think-tokens")) x.constraint.think_tokens = c.get<int>("think_tokens", x.constraint.think_tokens);
-      if (!given("--max-items")) x.constraint.max_items = c.get<int>("max_items", x.constraint.max_items);
+      serve::read_extract_config(c, x);
       c.check_unknown_keys();
+      auto given = [&](const char* flag) { return sub->count(flag) > 0; };
+      if (given("--max-new-tokens")) x.params.max_new_tokens = o->max_new_tokens;
+      if (given("--temperature")) x.params.temperature = o->temperature;
+      if (given("--top-p")) x.params.top_p = o->top_p;
+      if (given("--seed")) x.params.seed = o->seed;
+      if (given("--batch-size")) x.batch_size = o->batch_size;
+      if (given("--constrained")) x.constrained = o->constrained;
+      if (given("--think-tokens")) x.constraint.think_tokens = o->think_tokens;
+      if (given("--max-items")) x.constraint.max_items = o->max_items;
     }
     x.input = o->input;
     x.output = o->output;
@@ -123,7 +121,7 @@ void add_serve(CLI::App& app) {
   struct Opts {
     ModelFlags m;
     serve::ServerOptions s;
-    std::string api_key_env, task = "drugcomb";
+    std::string api_key_env, task = "drugcomb", fault_plan;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = app.add_subcommand("serve", "OpenAI-compatible HTTP server for a model");
@@ -142,9 +140,17 @@ void add_serve(CLI::App& app) {
   sub->add_flag("--constrained", o->s.constrained, "/v1/extract answers under the grammar");
   sub->add_option("--lexicon", o->s.lexicon, "Drug lexicon for --constrained");
   sub->add_option("--think-tokens", o->s.constraint.think_tokens, "--constrained: think tokens before the answer is forced")->capture_default_str();
+  sub->add_option("--fault-plan", o->fault_plan,
+                  "TESTS ONLY: replies to the first chat requests, e.g. 500,200,429:1 "
+                  "(429 with Retry-After: 1); 200 = serve normally");
   sub->callback([o] {
     serve::ServerOptions s = o->s;
     s.task = parse_task(o->task);
+    if (!o->fault_plan.empty()) {
+      s.fault_plan = serve::parse_fault_plan(o->fault_plan);
+      log::warn("--fault-plan is set: the first " + std::to_string(s.fault_plan.size()) +
+                " chat requests get planned replies (for tests only)");
+    }
     if (s.max_concurrency < 1) throw Error("--max-concurrency must be >= 1");
     if (s.batching.max_batch < 1) throw Error("--max-batch must be >= 1");
     if (!o->api_key_env.empty()) {

@@ -1,35 +1,14 @@
 #include "rl/options.h"
 
+#include "core/train/config_blocks.h"
 #include "core/train/run.h"
 
 namespace rexdrug::rl {
 
-namespace {
-
-// An optional block: its keys are still checked when present.
-Config block(const Config& c, const std::string& key) {
-  if (c.has(key)) return c.child(key);
-  c.get<std::string>(key, "");
-  return Config(YAML::Node(YAML::NodeType::Map), c.file(), key);
-}
-
-std::string path_key(const Config& c, const std::string& key, const std::string& fallback = "") {
-  return train::expand_path(c.get<std::string>(key, fallback), c.path() + "." + key);
-}
-
-int64_t at_least(const Config& c, const std::string& key, int64_t fallback, int64_t min = 1) {
-  int64_t v = c.get<int64_t>(key, fallback);
-  if (v < min) throw c.error(key, "must be >= " + std::to_string(min));
-  return v;
-}
-
-double in_range(const Config& c, const std::string& key, double fallback, double lo, double hi) {
-  double v = c.get<double>(key, fallback);
-  if (!(v >= lo && v <= hi)) throw c.error(key, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return v;
-}
-
-}  // namespace
+using train::at_least;
+using train::in_range;
+using train::optional_block;
+using train::path_key;
 
 GrpoOptions parse_grpo_options(const Config& root) {
   GrpoOptions o;
@@ -37,30 +16,25 @@ GrpoOptions parse_grpo_options(const Config& root) {
   o.run_dir = train::expand_path(root.require<std::string>("run_dir"), "run_dir");
 
   Config m = root.child("model");
-  o.model_path = path_key(m, "path");
-  o.model_config = path_key(m, "config");
-  if (o.model_path.empty() == o.model_config.empty())
-    throw m.error("path", "give exactly one of model.path (a checkpoint) or model.config (from scratch)");
-  o.dtype = m.choice("dtype", "float32", {"float32", "bfloat16", "fp32", "bf16"});
-  o.device = m.get<std::string>("device", "cpu");
-  o.autocast = m.choice("autocast", "auto", {"auto", "true", "false"});
+  const train::ModelBlock mb = train::read_model_block(m);
   m.check_unknown_keys();
+  o.model_path = mb.path;
+  o.model_config = mb.config;
+  o.dtype = mb.dtype;
+  o.device = mb.device;
+  o.autocast = mb.autocast;
 
-  Config t = block(root, "tokenizer");
-  o.tokenizer_path = path_key(t, "path", o.model_path);
-  if (o.tokenizer_path.empty()) throw t.error("path", "missing (needed when model.path is not given)");
-  o.chat_template = t.choice("template", "auto", {"auto", "llama3", "llama3-basic", "qwen2", "plain"});
+  Config t = optional_block(root, "tokenizer");
+  const train::TokenizerBlock tb = train::read_tokenizer_block(t, o.model_path);
   t.check_unknown_keys();
+  o.tokenizer_path = tb.path;
+  o.chat_template = tb.chat_template;
 
-  Config l = block(root, "lora");
-  o.lora = l.get<bool>("enabled", true);
-  o.lora_config.r = at_least(l, "r", 16);
-  o.lora_config.alpha = l.get<double>("alpha", 32.0);
-  o.lora_config.dropout = in_range(l, "dropout", 0.0, 0.0, 0.99);
-  if (l.has("target_modules")) o.lora_config.target_modules = l.require<std::vector<std::string>>("target_modules");
-  model::resolve_targets(o.lora_config.target_modules);
+  Config l = optional_block(root, "lora");
+  const train::LoraBlock lb = train::read_lora_block(l, true, o.model_path);
   l.check_unknown_keys();
-  o.lora_config.base_model_name_or_path = o.model_path;
+  o.lora = lb.enabled;
+  o.lora_config = lb.config;
 
   Config d = root.child("data");
   o.train_path = path_key(d, "train");
@@ -110,43 +84,36 @@ GrpoOptions parse_grpo_options(const Config& root) {
   g.check_unknown_keys();
 
   Config tr = root.child("train");
-  o.epochs = at_least(tr, "epochs", 1);
-  o.max_steps = at_least(tr, "max_steps", 0, 0);
-  o.stop_after_steps = at_least(tr, "stop_after_steps", 0, 0);
-  o.max_minutes = tr.get<double>("max_minutes", 0.0);
-  o.adamw.lr = tr.get<double>("lr", 1e-6);
-  o.adamw.weight_decay = tr.get<double>("weight_decay", 0.0);
-  if (tr.has("betas")) {
-    auto b = tr.require<std::vector<double>>("betas");
-    if (b.size() != 2) throw tr.error("betas", "must be a list of two numbers");
-    o.adamw.beta1 = b[0];
-    o.adamw.beta2 = b[1];
-  } else {
-    tr.get<std::string>("betas", "");
-  }
-  o.adamw.eps = tr.get<double>("eps", 1e-8);
-  o.warmup = in_range(tr, "warmup", 0.0, 0.0, 1e9);
-  o.min_lr_ratio = in_range(tr, "min_lr_ratio", 0.0, 0.0, 1.0);
-  c.grad_clip = tr.get<double>("grad_clip", 1.0);
-  o.threads = int(at_least(tr, "threads", 0, 0));
+  const train::TrainBlock trb = train::read_train_block(tr, 1e-6);
   tr.check_unknown_keys();
+  o.epochs = trb.epochs;
+  o.max_steps = trb.max_steps;
+  o.stop_after_steps = trb.stop_after_steps;
+  o.max_minutes = trb.max_minutes;
+  o.adamw = trb.adamw;
+  o.warmup = trb.warmup;
+  o.min_lr_ratio = trb.min_lr_ratio;
+  o.gradient_checkpointing = trb.gradient_checkpointing;
+  o.threads = trb.threads;
+  c.grad_clip = trb.grad_clip;
 
-  Config e = block(root, "eval");
+  Config e = optional_block(root, "eval");
   o.eval_every = at_least(e, "every", 0, 0);
   o.eval_max_prompts = at_least(e, "max_prompts", 64, 1);
   o.eval_max_new_tokens = at_least(e, "max_new_tokens", 0, 0);
   e.check_unknown_keys();
 
-  Config lg = block(root, "log");
+  Config lg = optional_block(root, "log");
   o.log_every = at_least(lg, "every", 1);
   o.samples_every = at_least(lg, "samples_every", 10, 0);
   o.samples_per_step = at_least(lg, "samples_per_step", 4, 1);
   lg.check_unknown_keys();
 
-  Config ck = block(root, "checkpoint");
-  o.save_every = at_least(ck, "every", 0, 0);
-  o.keep = int(at_least(ck, "keep", 2, 0));
+  Config ck = optional_block(root, "checkpoint");
+  const train::CheckpointBlock cb = train::read_checkpoint_block(ck);
   ck.check_unknown_keys();
+  o.save_every = cb.every;
+  o.keep = cb.keep;
 
   root.check_unknown_keys();
   return o;

@@ -32,6 +32,7 @@ struct GrpoOptions {
   double max_minutes = 0;
   train::AdamWConfig adamw;  // lr default 1e-6 (published)
   double warmup = 0.0, min_lr_ratio = 0.0;
+  bool gradient_checkpointing = false;  // recompute each decoder layer in backward
   int threads = 0;
   int64_t eval_every = 0, eval_max_prompts = 64, eval_max_new_tokens = 0;  // 0: grpo's length
   int64_t log_every = 1, samples_every = 10, samples_per_step = 4;

@@ -6,9 +6,11 @@
 #include <random>
 
 #include "core/generate/generate.h"
+#include "core/dist/world.h"
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
 #include "core/model/precision.h"
+#include "core/train/checkpoint.h"
 #include "core/train/model_setup.h"
 #include "core/train/optim.h"
 #include "core/util/error.h"
@@ -16,6 +18,7 @@
 #include "core/util/log.h"
 #include "core/util/progress.h"
 #include "reward/reward_function.h"
+#include "rl/evaluate.h"
 #include "rl/options.h"
 
 namespace fs = std::filesystem;
@@ -26,12 +29,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-ChatTemplate pick_template(const GrpoOptions& o, const Tokenizer& tokenizer) {
-  if (o.chat_template != "auto") return ChatTemplate::by_name(o.chat_template);
-  if (tokenizer.kind() == "sentencepiece") return ChatTemplate::by_name("plain");
-  return ChatTemplate::from_config(o.tokenizer_path);
-}
 
 // End-of-turn markers of the chat templates that exist in this vocabulary: a reply ends there.
 std::vector<int> turn_end_ids(const Tokenizer& tok) {
@@ -88,31 +85,6 @@ struct PromptStream {
   }
 };
 
-// Greedy completions of held-out prompts, scored with the training reward.
-nlohmann::json evaluate(model::Decoder& m, const std::vector<Prompt>& prompts, const GrpoContext& ctx,
-                        int64_t max_new_tokens) {
-  generate::GenerateRequest req;
-  for (const Prompt& p : prompts) req.prompts.push_back(p.ids);
-  req.params.max_new_tokens = max_new_tokens;
-  req.params.temperature = 0;
-  req.params.stop_token_ids = ctx.config.stop_token_ids;
-  generate::GenerateResult res = generate::generate(m, req);
-  double total = 0;
-  std::vector<double> comps(ctx.scorer.names.size(), 0.0);
-  for (const generate::Completion& c : res.completions) {
-    Rollout r;
-    r.tokens = c.tokens;
-    r.text = ctx.detokenize(c.tokens);
-    auto [t, parts] = ctx.scorer.score(r, prompts[c.prompt]);
-    total += t;
-    for (size_t k = 0; k < parts.size() && k < comps.size(); ++k) comps[k] += parts[k];
-  }
-  const double n = double(std::max<size_t>(1, res.completions.size()));
-  nlohmann::json out = {{"eval_prompts", res.completions.size()}, {"eval_reward", total / n}};
-  for (size_t k = 0; k < comps.size(); ++k) out["eval_reward_" + ctx.scorer.names[k]] = comps[k] / n;
-  return out;
-}
-
 nlohmann::json step_json(int64_t step, const StepStats& s, const std::vector<std::string>& names, double lr) {
   const double total_s = s.sampling_s + s.scoring_s + s.learning_s;
   nlohmann::json j = {{"step", step},
@@ -168,6 +140,11 @@ std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& token
 }
 
 GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
+  // Data-parallel GRPO needs hooks inside grpo_step (gradient all-reduce before clipping,
+  // sampling seeds keyed by the global prompt index): until then refuse rather than let
+  // the ranks drift apart. See docs/distributed.md.
+  if (dist::world(dist::read_world_options(config)).distributed())
+    throw Error("grpo: data-parallel training (WORLD_SIZE > 1) is not supported yet; run one process");
   const GrpoOptions o = parse_grpo_options(config);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   const reward::RewardFunction reward_fn = reward::RewardFunction::from_yaml(o.reward, o.reward_where);
@@ -177,7 +154,7 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
     throw Error(o.run_dir + " already holds checkpoints: pass --resume to continue it, or choose another run_dir");
 
   std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.tokenizer_path);
-  const ChatTemplate tmpl = pick_template(o, *tokenizer);
+  const ChatTemplate tmpl = train::pick_chat_template(o.chat_template, *tokenizer, o.tokenizer_path);
   int64_t dropped = 0, eval_dropped = 0;
   const std::vector<Prompt> prompts = load_prompts(o.train_path, *tokenizer, tmpl, o.max_prompt_length, &dropped);
   if (prompts.empty()) throw Error(o.train_path + ": no training prompts (all longer than data.max_prompt_length?)");
@@ -195,10 +172,9 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
   const bool autocast = model::resolve_autocast(o.autocast == "true" ? "bf16" : o.autocast == "false" ? "fp32" : "auto",
                                                 policy->device());
   policy->set_autocast(autocast);
+  policy->set_gradient_checkpointing(o.gradient_checkpointing);
   if (reference) reference->set_autocast(autocast);
-  train::NamedParams named;
-  if (o.lora) named = model::lora_parameters(*policy);
-  else for (const auto& p : policy->named_parameters(true)) named.emplace_back(p.key(), p.value());
+  const train::NamedParams named = train::trainable_parameters(*policy, o.lora);
   auto optimizer = train::make_adamw(named, o.adamw);
 
   GrpoContext ctx;
@@ -225,14 +201,10 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
   int64_t step = 0;
   double elapsed_before = 0;
   if (!resume_dir.empty()) {
-    nlohmann::json state = train::read_trainer_state(resume_dir);
+    nlohmann::json state = train::restore_training_checkpoint(run, resume_dir, *optimizer);
     step = state.at("step").get<int64_t>();
     stream.cursor = state.value("prompt_cursor", int64_t(0));
     elapsed_before = state.value("elapsed_s", 0.0);
-    train::load_optimizer(*optimizer, resume_dir + "/optimizer.pt");
-    train::load_rng(resume_dir + "/rng.pt");
-    run.trim_metrics(step);
-    log::info("resuming " + o.run_dir + " from " + resume_dir + " (step " + std::to_string(step) + ")");
   }
   run.write_config(config.dump());
   std::unique_ptr<JsonlAppender> metrics, samples;
@@ -245,21 +217,17 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
                       {"autocast_bf16", autocast}, {"lora", o.lora}, {"reward_components", reward_fn.names()}});
   }
   const auto session_start = Clock::now();
+  const train::CheckpointSource ckpt{policy.get(), o.lora ? &o.lora_config : nullptr, o.tokenizer_path,
+                                     optimizer.get()};
   auto save = [&](int64_t at_step) {
-    result.checkpoint = run.write_checkpoint(at_step, o.keep, [&](const std::string& dir) {
-      if (o.lora) model::save_lora(*policy, o.lora_config, dir);
-      else model::save_decoder(*policy, dir);
-      train::copy_tokenizer_files(o.tokenizer_path, dir);
-      train::save_optimizer(*optimizer, dir + "/optimizer.pt");
-      train::save_rng(dir + "/rng.pt");
-      train::write_trainer_state(dir, {{"step", at_step}, {"total_steps", result.total_steps},
-                                       {"prompt_cursor", stream.cursor},
-                                       {"elapsed_s", elapsed_before + seconds_since(session_start)}});
-    });
+    result.checkpoint = train::save_training_checkpoint(
+        run, at_step, o.keep, ckpt,
+        {{"total_steps", result.total_steps}, {"prompt_cursor", stream.cursor},
+         {"elapsed_s", elapsed_before + seconds_since(session_start)}});
   };
   const int64_t eval_tokens = o.eval_max_new_tokens > 0 ? o.eval_max_new_tokens : o.grpo.max_completion_length;
   auto run_eval = [&](int64_t at_step) {
-    nlohmann::json line = evaluate(*policy, eval_prompts, ctx, eval_tokens);
+    nlohmann::json line = evaluate_policy(*policy, eval_prompts, ctx, eval_tokens, reward_fn.task());
     line["step"] = at_step;
     result.eval_reward = line["eval_reward"].get<double>();
     if (metrics) metrics->write(line);
@@ -314,13 +282,7 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
   result.step = step;
   result.finished = step >= result.total_steps;
   if (result.checkpoint.empty() && !resume_dir.empty()) result.checkpoint = resume_dir;
-  if (result.finished && flags.rank.is_main() && !result.checkpoint.empty()) {
-    const fs::path link = fs::path(o.run_dir) / "final";
-    std::error_code ec;
-    fs::remove(link, ec);
-    fs::create_directory_symlink(fs::relative(result.checkpoint, o.run_dir), link, ec);
-    if (ec) log::warn("cannot link " + link.string() + ": " + ec.message());
-  }
+  if (result.finished) train::link_final(run, result.checkpoint, flags.rank);
   return result;
 }
 

@@ -1,28 +1,33 @@
 #!/usr/bin/env bash
-# The main job on the built-in demo. Sets up (packages + build), then runs it.
-#
-# Until the two-stage pipeline (`rexdrug pipeline`) lands, the demo runs the
-# benchmark scorers on a small built-in example (configs/demo/gold.jsonl and
-# pred.jsonl) and, when the corpora are available (REXDRUG_DATA_DIR), prepares the
-# DrugComb test split. It says so when it runs.
+# The main job on the built-in demo: installs the packages and builds (scripts/setup.sh),
+# finds the corpora, and runs the whole two-stage pipeline (configs/demo.yaml): SentencePiece
+# tokenizer, a tiny Llama-style model pretrained on the train text, heuristic reasoning
+# traces, SFT, GRPO, extraction and evaluation on the DrugComb test split, and a report.
+# About 20 minutes on a 2-core CPU. Rerunning resumes (finished stages are skipped).
+#   scripts/demo.sh [--set key=value ...]      (extra arguments go to `rexdrug pipeline`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 BIN=${REXDRUG_BUILD_DIR:-build}/cli/rexdrug
 
-echo
-echo "== rexdrug demo: the training pipeline is not built yet; this demo scores a"
-echo "== small built-in example with both DrugComb scorers (configs/demo/)."
-echo
-"$BIN" eval --task drugcomb --gold configs/demo/gold.jsonl --pred configs/demo/pred.jsonl --scorer all
-
-if [ -n "${REXDRUG_DATA_DIR:-}" ]; then
-  out=runs/demo/data
-  echo
-  echo "== preparing the DrugComb test split from $REXDRUG_DATA_DIR into $out"
-  "$BIN" data prepare --task drugcomb --split test --out "$out"
-else
-  echo
-  echo "== REXDRUG_DATA_DIR is not set: set it to the corpus folder, or run"
-  echo "== '$BIN data fetch --out data' and export REXDRUG_DATA_DIR=\$PWD/data"
+# The corpora: $REXDRUG_DATA_DIR, else ./data (downloaded here when missing).
+if [ -z "${REXDRUG_DATA_DIR:-}" ]; then
+  if [ ! -f data/drugcomb/test.jsonl ]; then
+    echo "== REXDRUG_DATA_DIR is not set: downloading the corpora into ./data"
+    if ! "$BIN" data fetch --out data; then
+      echo >&2
+      echo "demo: could not download the corpora. Either:" >&2
+      echo "  - point REXDRUG_DATA_DIR at a folder holding drugcomb/{train,test}.jsonl and" >&2
+      echo "    drugcomb/drug_lexicon.txt (see docs/data.md), then rerun scripts/demo.sh; or" >&2
+      echo "  - on a machine with network access run '$BIN data fetch --out data'," >&2
+      echo "    copy the data/ folder here, and rerun scripts/demo.sh." >&2
+      exit 1
+    fi
+  fi
+  export REXDRUG_DATA_DIR=$PWD/data
 fi
+echo "== corpora: $REXDRUG_DATA_DIR"
+
+start=$(date +%s)
+"$BIN" pipeline --config configs/demo.yaml "$@"
+echo "== demo finished in $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s"

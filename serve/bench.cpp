@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -19,6 +20,7 @@ namespace {
 struct RunStats {
   int completed = 0, failed = 0;
   double seconds = 0, p50 = 0, p95 = 0;
+  std::map<std::string, int> failures;  // why: "HTTP 429", "Read", "Connection", ...
 };
 
 double percentile(std::vector<double> v, double q) {
@@ -41,7 +43,7 @@ RunStats run_load(Engine& engine, const ServeBenchOptions& o, int clients, bool 
   std::atomic<int> issued{0};
   std::mutex mutex;
   std::vector<double> latencies;
-  int failed = 0;
+  std::map<std::string, int> failures;
   auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   std::vector<std::thread> threads;
@@ -62,7 +64,7 @@ RunStats run_load(Engine& engine, const ServeBenchOptions& o, int clients, bool 
         double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::lock_guard<std::mutex> lock(mutex);
         if (res && res->status == 200) latencies.push_back(dt);
-        else ++failed;
+        else ++failures[res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error())];
       }
     });
   }
@@ -72,7 +74,8 @@ RunStats run_load(Engine& engine, const ServeBenchOptions& o, int clients, bool 
   server.stop();
   serving.join();
   s.completed = static_cast<int>(latencies.size());
-  s.failed = failed;
+  for (const auto& [why, n] : failures) s.failed += n;
+  s.failures = failures;
   s.p50 = percentile(latencies, 0.50);
   s.p95 = percentile(latencies, 0.95);
   return s;
@@ -83,6 +86,7 @@ RunStats run_load(Engine& engine, const ServeBenchOptions& o, int clients, bool 
 std::string run_serve_bench(Engine& engine, const ServeBenchOptions& o) {
   std::string out = "| mode | clients | requests | failed | req/s | p50 ms | p95 ms |\n"
                     "|---|---|---|---|---|---|---|\n";
+  std::string notes;
   for (bool batched : {true, false}) {
     for (int clients : o.clients) {
       if (clients < 1) throw Error("--clients: counts must be >= 1");
@@ -93,9 +97,12 @@ std::string run_serve_bench(Engine& engine, const ServeBenchOptions& o) {
                     s.completed / std::max(s.seconds, 1e-9), s.p50 * 1000, s.p95 * 1000);
       out += line;
       std::fputs(line, stderr);  // progress while the rest runs
+      for (const auto& [why, n] : s.failures)
+        notes += std::string("- ") + (batched ? "batched" : "one-by-one") + ", " +
+                 std::to_string(clients) + " clients: " + std::to_string(n) + " failed: " + why + "\n";
     }
   }
-  return out;
+  return notes.empty() ? out : out + "\nFailures:\n" + notes;
 }
 
 }  // namespace rexdrug::serve

@@ -59,6 +59,7 @@ AnswerGrammar::AnswerGrammar(std::vector<std::string> labels, std::vector<std::s
     : max_items_(std::max(1, max_items)) {
   auto keys = std::make_shared<std::vector<std::string>>();
   for (const std::string& d : drugs) keys->push_back(normalize_name(d));
+  distinct_drugs_ = std::set<std::string>(keys->begin(), keys->end()).size();
   labels_ = std::make_shared<const std::vector<std::string>>(std::move(labels));
   drugs_ = std::make_shared<const std::vector<std::string>>(std::move(drugs));
   drug_keys_ = keys;
@@ -70,8 +71,7 @@ std::vector<std::string> AnswerGrammar::options() const {
     case Node::item_open: return {"{\"type\": \""};
     case Node::type: {
       std::vector<std::string> out;
-      std::set<std::string> distinct(drug_keys_->begin(), drug_keys_->end());
-      if (distinct.size() >= 2)
+      if (distinct_drugs_ >= 2)
         for (const std::string& l : *labels_) out.push_back(l + "\"");
       if (items_ == 0) out.push_back("NO_COMB\"");
       return out;
@@ -170,14 +170,53 @@ std::vector<std::string> token_texts(const Tokenizer& tok) {
   return out;
 }
 
+TokenTrie::TokenTrie(std::vector<std::string> texts) : texts_(std::move(texts)), nodes_(1) {
+  for (int id = 0; id < static_cast<int>(texts_.size()); ++id) {
+    if (texts_[id].empty()) continue;  // control tokens: never part of an answer
+    int node = 0;
+    for (char c : texts_[id]) {
+      auto& kids = nodes_[node].children;
+      auto it = std::find_if(kids.begin(), kids.end(), [c](const auto& k) { return k.first == c; });
+      if (it != kids.end()) {
+        node = it->second;
+      } else {
+        kids.emplace_back(c, static_cast<int>(nodes_.size()));
+        node = static_cast<int>(nodes_.size());
+        nodes_.emplace_back();  // invalidates `kids`: not used after this
+      }
+    }
+    nodes_[node].ids.push_back(id);
+  }
+}
+
+void TokenTrie::walk(int node, const AnswerGrammar& grammar, std::vector<int>& out) const {
+  for (const auto& [c, child] : nodes_[node].children) {
+    AnswerGrammar next = grammar;
+    if (!next.feed(c)) continue;  // no token below this prefix can be valid
+    const Node& n = nodes_[child];
+    out.insert(out.end(), n.ids.begin(), n.ids.end());
+    walk(child, next, out);
+  }
+}
+
+std::vector<int> TokenTrie::accepted(const AnswerGrammar& grammar) const {
+  std::vector<int> out;
+  walk(0, grammar, out);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // ------------------------------------------------------------------ per completion
 
-AnswerConstraint::AnswerConstraint(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
+AnswerConstraint::AnswerConstraint(const Tokenizer& tokenizer, const TokenTrie& trie,
                                    std::vector<int> stop_ids, AnswerGrammar grammar,
                                    ConstraintOptions options)
-    : tokenizer_(tokenizer), texts_(texts), stop_ids_(std::move(stop_ids)),
+    : tokenizer_(tokenizer), trie_(trie), stop_ids_(std::move(stop_ids)),
       grammar_(std::move(grammar)), options_(options) {
   if (stop_ids_.empty()) throw Error("constrained decoding needs an end-of-turn or eos token");
+  const int vocab = static_cast<int>(trie_.texts().size());
+  for (int id = 0; id < vocab; ++id)
+    if (std::find(stop_ids_.begin(), stop_ids_.end(), id) == stop_ids_.end()) free_ids_.push_back(id);
 }
 
 void AnswerConstraint::start_forcing(const std::string& text) {
@@ -187,15 +226,17 @@ void AnswerConstraint::start_forcing(const std::string& text) {
 }
 
 void AnswerConstraint::consume(int id) {
-  const std::string& text = texts_[id];
+  const std::string& text = trie_.texts()[id];
   switch (phase_) {
     case Phase::think: {
+      // Only the tail can hold a tag that this token completed (no rescan of the think text).
+      size_t from = think_.size() > 8 ? think_.size() - 8 : 0;
       think_ += text;
       ++think_count_;
-      size_t at = think_.find("<answer>");
+      size_t at = think_.find("<answer>", from);
       if (at != std::string::npos) {
         phase_ = grammar_.feed(think_.substr(at + 8)) ? Phase::answer : Phase::free;
-      } else if (think_.find("</think>") != std::string::npos) {
+      } else if (think_.find("</think>", from) != std::string::npos) {
         start_forcing("\n<answer>");
       } else if (think_count_ >= options_.think_tokens) {
         start_forcing("\n</think>\n<answer>");
@@ -218,17 +259,10 @@ std::vector<int> AnswerConstraint::allowed(const std::vector<int>& tokens) {
   for (; seen_ < tokens.size(); ++seen_) consume(tokens[seen_]);
   std::vector<int> out;
   switch (phase_) {
-    case Phase::think:  // free text, but no stop before the answer
-      for (int id = 0; id < static_cast<int>(texts_.size()); ++id)
-        if (std::find(stop_ids_.begin(), stop_ids_.end(), id) == stop_ids_.end()) out.push_back(id);
-      return out;
+    case Phase::think: return free_ids_;  // free text, but no stop before the answer
     case Phase::forced: return {forced_[forced_pos_]};
     case Phase::answer:
-      for (int id = 0; id < static_cast<int>(texts_.size()); ++id) {
-        if (texts_[id].empty()) continue;
-        AnswerGrammar probe = grammar_;
-        if (probe.feed(texts_[id])) out.push_back(id);
-      }
+      out = trie_.accepted(grammar_);
       if (out.empty()) return stop_ids_;  // no token spells the rest: give up cleanly
       return out;
     case Phase::done: return stop_ids_;

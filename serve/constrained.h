@@ -35,6 +35,7 @@ class AnswerGrammar {
   void advance(const std::string& matched);  // transition after a whole option matched
 
   std::shared_ptr<const std::vector<std::string>> labels_, drugs_, drug_keys_;
+  size_t distinct_drugs_ = 0;  // distinct normalised names (a relation needs two)
   int max_items_;
   Node node_ = Node::open;
   std::string buf_;           // matched part of the current node's option
@@ -45,6 +46,28 @@ class AnswerGrammar {
 // The text each vocab id adds when appended to a sequence, decoded once.
 std::vector<std::string> token_texts(const Tokenizer& tokenizer);
 
+// The vocabulary's token texts as a prefix tree, built once per model. The answer
+// grammar walks it character by character and prunes a whole subtree as soon as a
+// prefix leaves the grammar, so a step costs the few prefixes the grammar can still
+// take instead of a full grammar run for every vocab id.
+class TokenTrie {
+ public:
+  explicit TokenTrie(std::vector<std::string> texts);
+  const std::vector<std::string>& texts() const { return texts_; }
+  // Ids whose whole text `grammar` accepts from its current state, ascending.
+  std::vector<int> accepted(const AnswerGrammar& grammar) const;
+
+ private:
+  struct Node {
+    std::vector<std::pair<char, int>> children;  // (next byte, node index)
+    std::vector<int> ids;                         // tokens whose text ends here
+  };
+  void walk(int node, const AnswerGrammar& grammar, std::vector<int>& out) const;
+
+  std::vector<std::string> texts_;
+  std::vector<Node> nodes_;  // nodes_[0] is the root (the empty text)
+};
+
 struct ConstraintOptions {
   int think_tokens = 512;  // free think tokens before "</think>\n<answer>" is forced
   int max_items = 4;       // items in the answer list at most
@@ -54,8 +77,8 @@ struct ConstraintOptions {
 // generate() allowed_tokens hook. Called with all tokens so far; only new ones are read.
 class AnswerConstraint {
  public:
-  AnswerConstraint(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
-                   std::vector<int> stop_ids, AnswerGrammar grammar, ConstraintOptions options);
+  AnswerConstraint(const Tokenizer& tokenizer, const TokenTrie& trie, std::vector<int> stop_ids,
+                   AnswerGrammar grammar, ConstraintOptions options);
   std::vector<int> allowed(const std::vector<int>& tokens);
 
  private:
@@ -64,8 +87,9 @@ class AnswerConstraint {
   void start_forcing(const std::string& text);
 
   const Tokenizer& tokenizer_;
-  const std::vector<std::string>& texts_;
+  const TokenTrie& trie_;
   std::vector<int> stop_ids_;
+  std::vector<int> free_ids_;  // every id but the stop ids (the think phase), built once
   AnswerGrammar grammar_;
   ConstraintOptions options_;
   Phase phase_ = Phase::think;

@@ -6,7 +6,6 @@
 #include "core/model/precision.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
-#include "serve/constrained.h"
 
 namespace rexdrug::serve {
 
@@ -58,9 +57,9 @@ std::string Engine::completion_text(const generate::Completion& c) const {
   return text;
 }
 
-const std::vector<std::string>& Engine::token_texts() {
-  std::call_once(texts_once_, [this] { texts_ = serve::token_texts(*tokenizer_); });
-  return texts_;
+const TokenTrie& Engine::token_trie() {
+  std::call_once(trie_once_, [this] { trie_ = std::make_unique<TokenTrie>(token_texts(*tokenizer_)); });
+  return *trie_;
 }
 
 }  // namespace rexdrug::serve

@@ -12,6 +12,7 @@
 #include "core/model/decoder.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
+#include "serve/constrained.h"
 
 namespace rexdrug::serve {
 
@@ -39,8 +40,8 @@ class Engine {
   generate::GenerateResult run(generate::GenerateRequest request);
   // Completion text without special tokens (the stop id dropped).
   std::string completion_text(const generate::Completion& c) const;
-  // The text each vocab id adds mid-sequence (for constrained decoding), decoded once.
-  const std::vector<std::string>& token_texts();
+  // The vocabulary's token texts as a prefix tree (for constrained decoding), built once.
+  const TokenTrie& token_trie();
 
  private:
   std::shared_ptr<model::Decoder> model_;
@@ -49,8 +50,8 @@ class Engine {
   std::vector<int> stop_ids_;
   std::string name_;
   std::mutex mutex_;
-  std::once_flag texts_once_;
-  std::vector<std::string> texts_;
+  std::once_flag trie_once_;
+  std::unique_ptr<TokenTrie> trie_;
 };
 
 }  // namespace rexdrug::serve

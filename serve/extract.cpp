@@ -90,13 +90,29 @@ BatchConstraint::BatchConstraint(Engine& engine, const std::vector<const Example
                                  const ConstraintOptions& options) {
   for (const Example* ex : batch) {
     AnswerGrammar grammar(relation_labels(task), drug_candidates(*ex, lexicon), options.max_items);
-    items_.push_back(std::make_unique<AnswerConstraint>(engine.tokenizer(), engine.token_texts(),
+    items_.push_back(std::make_unique<AnswerConstraint>(engine.tokenizer(), engine.token_trie(),
                                                         engine.stop_ids(), grammar, options));
   }
 }
 
 std::vector<int> BatchConstraint::operator()(size_t completion, const std::vector<int>& tokens) {
   return items_.at(completion)->allowed(tokens);
+}
+
+void read_extract_config(const Config& c, ExtractOptions& x) {
+  if (c.has("sampling")) {
+    Config s = c.child("sampling");
+    x.params.max_new_tokens = s.get<int64_t>("max_new_tokens", x.params.max_new_tokens);
+    x.params.temperature = s.get<float>("temperature", x.params.temperature);
+    x.params.top_p = s.get<float>("top_p", x.params.top_p);
+    x.params.seed = s.get<uint64_t>("seed", x.params.seed);
+    s.check_unknown_keys();
+  }
+  x.batch_size = c.get<int>("batch_size", x.batch_size);
+  x.constrained = c.get<bool>("constrained", x.constrained);
+  x.constraint.think_tokens = c.get<int>("think_tokens", x.constraint.think_tokens);
+  x.constraint.max_items = c.get<int>("max_items", x.constraint.max_items);
+  if (c.has("prompt")) x.prompt = read_prompt_options(c.child("prompt"));
 }
 
 ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
@@ -116,7 +132,7 @@ ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
   for (const Example& ex : examples) {
     if (done.count(ex.id)) { ++summary.skipped; continue; }
     pending.push_back(&ex);
-    prompts.push_back(engine.prompt_ids(build_prompt(ex)));
+    prompts.push_back(engine.prompt_ids(build_prompt(ex, o.prompt)));
   }
   if (summary.skipped) log::info("resume: " + std::to_string(summary.skipped) + " documents already in " + o.output);
 

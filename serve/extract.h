@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/config/config.h"
 #include "core/data/example.h"
+#include "core/data/prompt.h"
 #include "core/generate/generate.h"
 #include "serve/constrained.h"
 #include "serve/engine.h"
@@ -28,6 +30,7 @@ struct ExtractOptions {
   ConstraintOptions constraint;
   std::string lexicon;  // drug lexicon for sentences without mentions ("" = none)
   long limit = 0;       // > 0: only the first N documents of the input
+  PromptOptions prompt;  // must match the options the model was trained with
 };
 
 struct ExtractSummary {
@@ -39,6 +42,11 @@ struct ExtractSummary {
 };
 
 ExtractSummary run_extract(Engine& engine, const ExtractOptions& options);
+
+// Reads the keys of an extract config (configs/inference/extract.yaml: sampling, batch_size,
+// constrained, think_tokens, max_items, prompt) into `options`; keys absent keep their value.
+// Does not check for unknown keys: callers may read more keys from the same block.
+void read_extract_config(const Config& config, ExtractOptions& options);
 
 // Per-completion allowed_tokens constraints for a batch of examples (num_samples = 1).
 class BatchConstraint {

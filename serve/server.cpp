@@ -1,6 +1,7 @@
 #include "serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +33,32 @@ bool secure_equals(const std::string& a, const std::string& b) {
     diff |= x ^ y;
   }
   return diff == 0;
+}
+
+std::vector<FaultStep> parse_fault_plan(const std::string& text) {
+  std::vector<FaultStep> plan;
+  for (const std::string& raw : split(text, ',')) {
+    std::string item = trim(raw);
+    FaultStep f;
+    size_t colon = item.find(':');
+    try {
+      size_t used = 0;
+      std::string code = item.substr(0, colon);
+      f.status = std::stoi(code, &used);
+      if (used != code.size()) throw std::invalid_argument(item);
+      if (colon != std::string::npos) {
+        std::string wait = item.substr(colon + 1);
+        f.retry_after = std::stod(wait, &used);
+        if (used != wait.size() || f.retry_after < 0) throw std::invalid_argument(item);
+      }
+    } catch (const std::exception&) {
+      throw Error("--fault-plan: '" + item + "' is not STATUS or STATUS:RETRY_AFTER_SECONDS");
+    }
+    if (f.status != 200 && (f.status < 400 || f.status > 599))
+      throw Error("--fault-plan: status " + std::to_string(f.status) + " is not 200 or 4xx/5xx");
+    plan.push_back(f);
+  }
+  return plan;
 }
 
 namespace {
@@ -192,6 +219,9 @@ struct Server::Impl {
   Batcher batcher;
   std::atomic<int> active{0};
   std::atomic<long> next_id{1};
+  std::atomic<size_t> chat_requests{0};  // position in the fault plan
+  std::atomic<long> faults_sent{0};
+  int listen_fd = -1;  // the listening socket, seen when cpp-httplib creates it
   std::vector<std::string> lexicon;
 
   bool authorised(const httplib::Request& req, httplib::Response& res) {
@@ -220,6 +250,21 @@ struct Server::Impl {
     } catch (const Error& e) {
       send_error(res, 400, e.what(), "invalid_request_error");
     }
+  }
+
+  // Tests only: the planned reply for this chat request, if it is a fault.
+  bool injected_fault(httplib::Response& res) {
+    size_t i = chat_requests++;
+    if (i >= o.fault_plan.size() || o.fault_plan[i].status == 200) return false;
+    const FaultStep& f = o.fault_plan[i];
+    if (f.retry_after >= 0) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", f.retry_after);
+      res.set_header("Retry-After", buf);
+    }
+    send_error(res, f.status, "injected fault (--fault-plan)", "server_error");
+    ++faults_sent;
+    return true;
   }
 
   std::string completion_id() { return "chatcmpl-" + std::to_string(next_id++); }
@@ -361,7 +406,7 @@ struct Server::Impl {
     auto job = make_job(engine.prompt_ids(build_prompt(ex)), p);
     if (o.constrained) {
       AnswerGrammar grammar(relation_labels(o.task), drug_candidates(ex, lexicon), o.constraint.max_items);
-      auto c = std::make_shared<AnswerConstraint>(engine.tokenizer(), engine.token_texts(),
+      auto c = std::make_shared<AnswerConstraint>(engine.tokenizer(), engine.token_trie(),
                                                   engine.stop_ids(), grammar, o.constraint);
       job->allowed = [c](int64_t, const std::vector<int>& tokens) { return c->allowed(tokens); };
     }
@@ -379,9 +424,15 @@ struct Server::Impl {
 
   void routes() {
     http.set_payload_max_length(o.max_body_bytes);
+    // Remember the listening socket so bind() can raise its backlog (see there).
+    http.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = sock;
+    });
     int threads = o.max_concurrency + 4;  // room to answer 429 while every slot is busy
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
+      if (injected_fault(r)) return;
       guarded(q, r, [&](std::shared_ptr<Slot> slot) { chat(q, r, slot); });
     });
     http.Post("/v1/extract", [this](const httplib::Request& q, httplib::Response& r) {
@@ -390,6 +441,7 @@ struct Server::Impl {
     http.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
       json out = {{"status", "ok"}, {"model", engine.name()}, {"active_requests", active.load()},
                   {"batches", batcher.batches_run()}};
+      if (!o.fault_plan.empty()) out["faults_sent"] = faults_sent.load();
       r.set_content(out.dump(), "application/json");
     });
     http.Get("/v1/models", [this](const httplib::Request& q, httplib::Response& r) {
@@ -431,6 +483,11 @@ int Server::bind() {
   } else if (!impl_->http.bind_to_port(o.host, port)) {
     throw Error("cannot bind " + o.host + ":" + std::to_string(port) + " (in use?)");
   }
+  // cpp-httplib listens with a backlog of 5: when more clients connect at once, the
+  // kernel drops their SYNs and they retry after 1 s (the p95 of ~1 s seen with 16
+  // clients). listen() again on a listening socket only changes the backlog (Linux).
+  if (impl_->listen_fd >= 0 && ::listen(impl_->listen_fd, o.listen_backlog) != 0)
+    log::warn("could not raise the listen backlog to " + std::to_string(o.listen_backlog));
   return port;
 }
 

@@ -18,6 +18,15 @@ class Server;
 
 namespace rexdrug::serve {
 
+// One step of a fault plan (tests only): the reply to one chat request.
+struct FaultStep {
+  int status = 200;         // 200 = serve the request normally
+  double retry_after = -1;  // seconds for the Retry-After header (-1 = none)
+};
+
+// "500,200,429:1" -> {500}, {200}, {429, Retry-After 1}. Error names the bad item.
+std::vector<FaultStep> parse_fault_plan(const std::string& text);
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8000;           // 0 = any free port
@@ -32,6 +41,9 @@ struct ServerOptions {
   ConstraintOptions constraint;
   std::string lexicon;  // for constrained extract
   BatcherOptions batching;
+  int listen_backlog = 128;  // pending connections the kernel queues (cpp-httplib's is 5)
+  // Tests only: the first chat requests get these replies in order, then all are served.
+  std::vector<FaultStep> fault_plan;
 };
 
 class Server {

@@ -7,10 +7,12 @@
 #include <memory>
 #include <optional>
 
+#include "core/dist/world.h"
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
 #include "core/model/precision.h"
 #include "core/tokenizer/sentencepiece_train.h"
+#include "core/train/checkpoint.h"
 #include "core/train/model_setup.h"
 #include "core/train/optim.h"
 #include "core/util/error.h"
@@ -52,9 +54,7 @@ void train_tokenizer_if_missing(const SftOptions& o, const RunFlags& flags) {
 }
 
 ChatTemplate pick_template(const SftOptions& o, const Tokenizer& tokenizer) {
-  if (o.chat_template != "auto") return ChatTemplate::by_name(o.chat_template);
-  if (tokenizer.kind() == "sentencepiece") return ChatTemplate::by_name("plain");
-  return ChatTemplate::from_config(o.tokenizer_path);
+  return train::pick_chat_template(o.chat_template, tokenizer, o.tokenizer_path);
 }
 
 struct Data {
@@ -104,13 +104,6 @@ std::shared_ptr<model::Decoder> build_model(const SftOptions& o, const std::stri
       {o.model_path, o.model_config, o.dtype, o.device, o.lora, o.lora_config}, o.seed, resume_dir);
 }
 
-train::NamedParams trainable_parameters(const model::Decoder& m, bool lora) {
-  if (lora) return model::lora_parameters(m);
-  train::NamedParams out;
-  for (const auto& p : m.named_parameters(true)) out.emplace_back(p.key(), p.value());
-  return out;
-}
-
 // Sum of the token cross-entropies of one micro-batch: position t predicts token t+1.
 torch::Tensor loss_sum(model::Decoder& m, const Batch& b) {
   torch::Tensor logits = m.forward(b.ids, b.mask);  // (B, T, V) fp32
@@ -146,7 +139,11 @@ std::string fmt(const char* f, double a, double b, double c) {
 
 }  // namespace
 
-TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags) {
+TrainResult run_training(const Config& config, Mode mode, const RunFlags& caller_flags) {
+  // Data parallel (core/dist): the world comes from RANK / WORLD_SIZE / MASTER_* when set.
+  dist::World& world = dist::world(dist::read_world_options(config));
+  RunFlags flags = caller_flags;
+  if (world.distributed()) flags.rank = world.rank_info();
   const SftOptions o = parse_options(config, mode);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   train::RunDir run(o.run_dir, flags.rank);
@@ -156,7 +153,10 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
   if (flags.resume && resume_dir.empty()) log::info("no checkpoint in " + o.run_dir + ": starting from step 0");
 
   // Tokenizer and data.
-  if (mode == Mode::pretrain) train_tokenizer_if_missing(o, flags);
+  if (mode == Mode::pretrain) {
+    if (flags.rank.is_main()) train_tokenizer_if_missing(o, flags);
+    world.barrier();  // the other ranks load what rank 0 trained
+  }
   std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.tokenizer_path);
   const int pad_id = std::max(0, tokenizer->special().pad >= 0 ? tokenizer->special().pad
                                                                 : tokenizer->special().eos);
@@ -173,11 +173,13 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
   const bool autocast = o.autocast == "true" ||
                         (o.autocast == "auto" && model::bf16_autocast_worthwhile(model->device()));
   model->set_autocast(autocast);
+  model->set_gradient_checkpointing(o.gradient_checkpointing);
   model->train();
-  const train::NamedParams named = trainable_parameters(*model, o.lora);
+  const train::NamedParams named = train::trainable_parameters(*model, o.lora);
   std::vector<torch::Tensor> params;
   for (const auto& np : named) if (np.second.requires_grad()) params.push_back(np.second);
   auto optimizer = train::make_adamw(named, o.adamw);
+  world.broadcast_from_main(params);  // every rank starts from rank 0's weights
 
   const int64_t n = int64_t(data.train.size());
   const int64_t spe = steps_per_epoch(n, o.batch_size);
@@ -191,14 +193,10 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
   int64_t step = 0;
   double tokens_seen = 0, elapsed_before = 0;
   if (!resume_dir.empty()) {
-    nlohmann::json state = train::read_trainer_state(resume_dir);
+    nlohmann::json state = train::restore_training_checkpoint(run, resume_dir, *optimizer);
     step = state.at("step").get<int64_t>();
     tokens_seen = state.value("tokens", 0.0);
     elapsed_before = state.value("elapsed_s", 0.0);
-    train::load_optimizer(*optimizer, resume_dir + "/optimizer.pt");
-    train::load_rng(resume_dir + "/rng.pt");
-    run.trim_metrics(step);
-    log::info("resuming " + o.run_dir + " from " + resume_dir + " (step " + std::to_string(step) + ")");
   }
   run.write_config(config.dump());
   std::unique_ptr<JsonlAppender> metrics;
@@ -211,18 +209,13 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
   }
   const auto session_start = Clock::now();
 
+  const train::CheckpointSource ckpt{model.get(), o.lora ? &o.lora_config : nullptr, o.tokenizer_path,
+                                     optimizer.get()};
   auto save = [&](int64_t at_step) {
-    result.checkpoint = run.write_checkpoint(at_step, o.keep, [&](const std::string& dir) {
-      if (o.lora) model::save_lora(*model, o.lora_config, dir);
-      else model::save_decoder(*model, dir);
-      train::copy_tokenizer_files(o.tokenizer_path, dir);
-      train::save_optimizer(*optimizer, dir + "/optimizer.pt");
-      train::save_rng(dir + "/rng.pt");
-      train::write_trainer_state(dir, {{"step", at_step}, {"total_steps", result.total_steps},
-                                       {"epoch", double(at_step) / double(spe)},
-                                       {"tokens", tokens_seen},
-                                       {"elapsed_s", elapsed_before + seconds_since(session_start)}});
-    });
+    result.checkpoint = train::save_training_checkpoint(
+        run, at_step, o.keep, ckpt,
+        {{"total_steps", result.total_steps}, {"epoch", double(at_step) / double(spe)}, {"tokens", tokens_seen},
+         {"elapsed_s", elapsed_before + seconds_since(session_start)}});
   };
   const auto eval_plan = plan_all(data.eval, o.eval_max_sequences, o.micro_batch_tokens);
   std::vector<Conversation> gen_records;
@@ -274,10 +267,19 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
       loss += ls.item<double>() / norm;
       step_tokens += b.tokens;
     }
-    // (data parallel: all-reduce the gradients, the loss and step_tokens here)
+    if (world.distributed()) {
+      // Each rank's loss was already divided by the global token count: the sum over
+      // ranks is the single-process gradient and loss.
+      world.all_reduce_gradients(params);
+      const std::vector<double> s = world.sum({loss, double(step_tokens)});
+      loss = s[0];
+      step_tokens = int64_t(s[1]);
+    }
     const double grad_norm = train::clip_grad_norm(params, o.grad_clip);
     optimizer->step();
     ++step;
+    if (world.options().check_every > 0 && step % world.options().check_every == 0)
+      world.check_same(params, "step " + std::to_string(step));
     tokens_seen += double(step_tokens);
     result.last_loss = loss;
     const double dt = seconds_since(step_start);
@@ -289,8 +291,9 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
     if (progress) progress->advance(1, fmt("loss %.4f  lr %.2e  %.0f tok/s", loss, lr, tok_s));
 
     const bool last = step == result.total_steps;
-    const bool stop = !last && ((o.stop_after_steps > 0 && step >= o.stop_after_steps) ||
-                                (o.max_minutes > 0 && seconds_since(session_start) >= o.max_minutes * 60));
+    bool stop = !last && ((o.stop_after_steps > 0 && step >= o.stop_after_steps) ||
+                          (o.max_minutes > 0 && seconds_since(session_start) >= o.max_minutes * 60));
+    if (world.distributed() && o.max_minutes > 0) stop = world.sum(stop ? 1.0 : 0.0) > 0;  // clocks differ
     if (!data.eval.empty() && (last || stop || (o.eval_every > 0 && step % o.eval_every == 0))) run_eval(step);
     if (last || stop || (o.save_every > 0 && step % o.save_every == 0)) save(step);
     if (stop) {
@@ -304,14 +307,7 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& flags)
   result.finished = step >= result.total_steps;
   if (result.checkpoint.empty() && !resume_dir.empty()) result.checkpoint = resume_dir;
 
-  if (result.finished && flags.rank.is_main()) {
-    // <run_dir>/final -> the last checkpoint, a stable path for the next stage.
-    const fs::path link = fs::path(o.run_dir) / "final";
-    std::error_code ec;
-    fs::remove(link, ec);
-    fs::create_directory_symlink(fs::relative(result.checkpoint, o.run_dir), link, ec);
-    if (ec) log::warn("cannot link " + link.string() + ": " + ec.message());
-  }
+  if (result.finished) train::link_final(run, result.checkpoint, flags.rank);
   if (!flags.merge_lora_out.empty()) {
     if (!o.lora) throw Error("--merge-lora: the run has no LoRA adapter (lora.enabled is false)");
     if (!result.finished) {

@@ -74,6 +74,17 @@ const char* kDdiAnswer =
     "drugs. A sentence without any interaction is answered with [{\"type\": \"NO_COMB\", "
     "\"ent_set\": []}].";
 
+// The compact style: the same labels, reply form and answer format in a few lines.
+const char* kCompactDrugCombSystem =
+    "Find the drug combinations of the target sentence. Types: POS (combined, beneficial), "
+    "NEG (combined, harmful), COMB (combined, effect unclear), NO_COMB (no combination). "
+    "Reason in four numbered sections inside <think></think>, then answer with a JSON list "
+    "inside <answer></answer>.";
+const char* kCompactDdiSystem =
+    "Find the interacting drug pairs of the target sentence. Types: MECHANISM, EFFECT, "
+    "ADVISE, INT, NO_COMB. Reason in four numbered sections inside <think></think>, then "
+    "answer with a JSON list inside <answer></answer>.";
+
 const char* kSections =
     "First reason step by step in the four numbered sections, about 100 to 200 words in "
     "all: [1] the clinical scenario, [2] the candidate drugs and which regimen the sentence "
@@ -94,6 +105,12 @@ std::string drug_list(const Example& ex) {
 
 std::string user_message(const Example& ex, const PromptOptions& options) {
   const bool drugcomb = ex.task == Task::drugcomb;
+  if (options.style == "compact") {
+    std::string out = "Target sentence: " + ex.sentence + "\n";
+    if (options.entities_in_prompt) out += "Drugs: " + drug_list(ex) + "\n";
+    if (drugcomb && options.context && !ex.context.empty()) out += "Context: " + ex.context + "\n";
+    return out;
+  }
   std::string out = drugcomb ? "Extract the drug combinations of the target sentence.\n\n"
                              : "Extract the drug-drug interactions of the target sentence.\n\n";
   out += kSections;
@@ -103,14 +120,26 @@ std::string user_message(const Example& ex, const PromptOptions& options) {
                     "Then give the answer.\n\n";
   out += "Target sentence: " + ex.sentence + "\n";
   if (options.entities_in_prompt) out += "\nDrugs in the target sentence: " + drug_list(ex) + "\n";
-  if (drugcomb && !ex.context.empty()) out += "\nContext paragraph: " + ex.context + "\n";
+  if (drugcomb && options.context && !ex.context.empty()) out += "\nContext paragraph: " + ex.context + "\n";
   return out;
 }
 
 }  // namespace
 
+PromptOptions read_prompt_options(const Config& block) {
+  PromptOptions o;
+  o.entities_in_prompt = block.get<bool>("entities_in_prompt", o.entities_in_prompt);
+  o.context = block.get<bool>("context", o.context);
+  o.style = block.choice("style", o.style, {"full", "compact"});
+  block.check_unknown_keys();
+  return o;
+}
+
 Conversation build_prompt(const Example& ex, const PromptOptions& options) {
   const bool drugcomb = ex.task == Task::drugcomb;
+  if (options.style == "compact")
+    return {{"system", drugcomb ? kCompactDrugCombSystem : kCompactDdiSystem},
+            {"user", user_message(ex, options)}};
   std::string system = drugcomb ? kDrugCombSystem : kDdiSystem;
   system += kReplyFormat;
   system += drugcomb ? kDrugCombAnswer : kDdiAnswer;

@@ -167,6 +167,13 @@ torch::Tensor Decoder::block_forward(size_t layer, torch::Tensor h, const torch:
   return h + blk.mlp->forward(blk.post_attention_layernorm(h));          // (B, T, C)
 }
 
+std::vector<torch::Tensor> Decoder::layer_trainable_parameters(size_t layer) const {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : blocks_[layer]->parameters(true))
+    if (p.requires_grad()) out.push_back(p);
+  return out;
+}
+
 torch::Tensor Decoder::forward(const torch::Tensor& ids, const torch::Tensor& mask,
                                KVCache* cache, bool last_only) {
   AutocastGuard autocast(device(), autocast_);
@@ -203,7 +210,10 @@ torch::Tensor Decoder::forward(const torch::Tensor& ids, const torch::Tensor& ma
   torch::Tensor cos = angles.cos().unsqueeze(1), sin = angles.sin().unsqueeze(1);  // (B,1,T,D/2)
 
   torch::Tensor h = embed_tokens_(tokens);  // (B, T, C)
-  for (size_t l = 0; l < blocks_.size(); ++l) h = block_forward(l, h, cos, sin, allowed, cache);
+  const bool recompute = checkpointing_ && !cache && is_training() && torch::GradMode::is_enabled();
+  for (size_t l = 0; l < blocks_.size(); ++l)
+    h = recompute ? checkpointed_block_forward(l, h, cos, sin, allowed)
+                  : block_forward(l, h, cos, sin, allowed, cache);
   if (cache) {
     cache->length += T;
     cache->next_position = first + valid.to(torch::kLong).sum(1);

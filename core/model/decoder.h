@@ -45,6 +45,12 @@ class Decoder : public torch::nn::Module {
   // bf16 autocast for compute inside forward() (matmuls in bf16; norms, softmax in fp32).
   void set_autocast(bool on) { autocast_ = on; }
   bool autocast() const { return autocast_; }
+  // Gradient checkpointing: while training with grad enabled (and no KV cache), each
+  // decoder layer keeps only its input; backward recomputes the layer (same dropout masks)
+  // and back-propagates through it. Saves activation memory at the cost of a second
+  // forward of every layer. See core/model/checkpointing.cpp.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
 
   // ids (B, T) int64; mask (B, T) with 1 = token, 0 = left padding (undefined = all tokens).
   // Rotary positions count real tokens only. With a cache, these tokens' keys/values are
@@ -60,12 +66,19 @@ class Decoder : public torch::nn::Module {
 
  private:
   struct Block;
+  struct CheckpointedBlock;  // the autograd Function of gradient checkpointing
   torch::Tensor block_forward(size_t layer, torch::Tensor h, const torch::Tensor& cos,
                               const torch::Tensor& sin, const torch::Tensor& allowed,
                               KVCache* cache);
+  // block_forward without keeping the layer's activations (recomputed in backward).
+  torch::Tensor checkpointed_block_forward(size_t layer, const torch::Tensor& h, const torch::Tensor& cos,
+                                           const torch::Tensor& sin, const torch::Tensor& allowed);
+  // The parameters of one layer that require grad (the set checkpointing differentiates).
+  std::vector<torch::Tensor> layer_trainable_parameters(size_t layer) const;
 
   ModelConfig config_;
   bool autocast_ = false;
+  bool checkpointing_ = false;
   torch::Tensor inv_freq_;  // (D/2) fp32 rotary frequencies (llama3 scaling applied)
   std::shared_ptr<torch::nn::Module> body_;  // "model"
   Embedding embed_tokens_{nullptr};

@@ -19,4 +19,18 @@ std::shared_ptr<model::Decoder> build_trainable_model(const ModelSource& s, uint
   return m;
 }
 
+NamedParams trainable_parameters(const model::Decoder& m, bool lora) {
+  if (lora) return model::lora_parameters(m);
+  NamedParams out;
+  for (const auto& p : m.named_parameters(true)) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+ChatTemplate pick_chat_template(const std::string& name, const Tokenizer& tokenizer,
+                                const std::string& tokenizer_path) {
+  if (name != "auto") return ChatTemplate::by_name(name);
+  if (tokenizer.kind() == "sentencepiece") return ChatTemplate::by_name("plain");
+  return ChatTemplate::from_config(tokenizer_path);
+}
+
 }  // namespace rexdrug::train

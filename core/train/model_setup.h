@@ -8,6 +8,8 @@
 
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
+#include "core/tokenizer/chat_template.h"
+#include "core/train/optim.h"
 
 namespace rexdrug::train {
 
@@ -25,5 +27,13 @@ struct ModelSource {
 // from resume_dir. A fresh adapter is initialised from seed + 1.
 std::shared_ptr<model::Decoder> build_trainable_model(const ModelSource& source, uint64_t seed,
                                                       const std::string& resume_dir);
+
+// What the optimizer updates: the adapters with LoRA, else every parameter.
+NamedParams trainable_parameters(const model::Decoder& model, bool lora);
+
+// The chat template a run renders with: `name` unless "auto"; "auto" is "plain" for a
+// SentencePiece tokenizer, else the template of tokenizer_config.json in tokenizer_path.
+ChatTemplate pick_chat_template(const std::string& name, const Tokenizer& tokenizer,
+                                const std::string& tokenizer_path);
 
 }  // namespace rexdrug::train

@@ -132,9 +132,6 @@ TEST_CASE("openai config: key only from the environment, values validated", "[ag
   REQUIRE_THROWS_WITH(
       parse_openai_options(Config::from_string("base_url: http://x\nmodel: m\nparalel: 2\n")),
       Catch::Contains("paralel: unknown key"));
-  REQUIRE_THROWS_WITH(
-      make_backend(Config::from_string("backend: local\n", "l.yaml"), AgentRole::generator),
-      Catch::Contains("l.yaml: backend") && Catch::Contains("not available in this build yet"));
 }
 
 TEST_CASE("backoff grows exponentially with jitter, capped; Retry-After dates parse",

@@ -65,6 +65,27 @@ TEST_CASE("build_prompt: system defines the labels, user gives the text", "[data
   CHECK(contains(ddi[1].content, "Drugs in the target sentence: [\"A\", \"B\"]"));  // distinct names
 }
 
+TEST_CASE("prompt options: no context, compact style, read from a config block", "[data]") {
+  PromptOptions no_context;
+  no_context.context = false;
+  Conversation dc = build_prompt(drugcomb_example(), no_context);
+  CHECK(contains(dc[1].content, "Target sentence: cisplatin plus 5-FU improved survival\n"));
+  CHECK_FALSE(contains(dc[1].content, "Context paragraph"));
+
+  PromptOptions compact = read_prompt_options(
+      Config::from_string("style: compact\ncontext: false\n", "prompt.yaml"));
+  Conversation c = build_prompt(drugcomb_example(), compact);
+  for (const char* label : {"POS", "NEG", "COMB", "NO_COMB", "<think>", "<answer>"})
+    CHECK(contains(c[0].content, label));
+  CHECK(c[0].content.size() < dc[0].content.size() / 3);  // the point of the style
+  CHECK(c[1].content == "Target sentence: cisplatin plus 5-FU improved survival\n");
+
+  CHECK_THROWS_WITH(read_prompt_options(Config::from_string("styl: compact\n", "p.yaml")),
+                    Catch::Contains("styl"));
+  CHECK_THROWS_WITH(read_prompt_options(Config::from_string("style: short\n", "p.yaml")),
+                    Catch::Contains("style"));
+}
+
 TEST_CASE("sft and grpo records hold the prompt and the gold answer", "[data]") {
   json sft = sft_record(drugcomb_example(), {});
   CHECK(sft["id"] == "d1");

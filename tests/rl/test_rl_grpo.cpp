@@ -9,6 +9,7 @@
 #include "../model/model_fixtures.h"
 #include "core/generate/generate.h"
 #include "core/model/lora.h"
+#include "core/train/model_setup.h"
 #include "core/train/optim.h"
 #include "rl/grpo.h"
 #include "rl/options.h"
@@ -84,13 +85,27 @@ namespace {
 
 // Mean "format" fraction per step: the reward is +/- the fraction of completion tokens
 // in the target set {10, 11, 12, 13} (about 4/64 under the random model).
-std::vector<double> learning_curve(bool negate, int steps) {
+// lora: adapters r 8 alpha 16 on all projections, the reference = adapters off (beta > 0).
+std::vector<double> learning_curve(bool negate, int steps, bool lora = false) {
   model::ModelConfig cfg = test::tiny_config();
   torch::manual_seed(5);
   auto m = model::create_decoder(cfg, 5);
-  // Full fine-tuning (the LoRA reference path is covered by the log-prob test's model).
-  train::NamedParams named;
-  for (const auto& p : m->named_parameters(true)) named.emplace_back(p.key(), p.value());
+  if (lora) {
+    // LoRA steers the hidden state, not lm_head, and the final RMSNorm fixes that state's
+    // size: with the random init's lm_head (std 0.02, logits within about +-0.6) no hidden
+    // state can make the target tokens likely, whatever the adapters learn. A pretrained
+    // model's head has logits of a useful range; give this one std 0.2 (about +-6).
+    {
+      torch::NoGradGuard g;
+      for (auto& p : m->named_parameters(true))
+        if (p.key() == "lm_head.weight") p.value().mul_(10.0);
+    }
+    model::LoraConfig lc;
+    lc.r = 8;
+    lc.alpha = 16;
+    model::add_lora(*m, lc, 6);
+  }
+  train::NamedParams named = train::trainable_parameters(*m, lora);
   auto opt = train::make_adamw(named, train::AdamWConfig{1e-2});
   GrpoContext ctx;
   ctx.policy = m.get();
@@ -101,7 +116,7 @@ std::vector<double> learning_curve(bool negate, int steps) {
   ctx.config.top_p = 1.0f;
   ctx.config.max_completion_length = 8;
   ctx.config.loss.max_completion_length = 8;
-  ctx.config.loss.beta = 0.0;  // no reference forward
+  ctx.config.loss.beta = lora ? 0.04 : 0.0;  // LoRA: the adapters-off reference path too
   auto fraction = [](const Rollout& r) {
     double hit = 0;
     for (int t : r.tokens) hit += (t >= 10 && t <= 13);
@@ -140,6 +155,24 @@ TEST_CASE("GRPO raises a verifiable reward, and the negated reward does not rise
   const int steps = 30;
   std::vector<double> up = learning_curve(false, steps);
   std::vector<double> down = learning_curve(true, steps);
+  std::string line;
+  for (int i = 0; i < steps; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%d %.3f %.3f\n", i + 1, up[size_t(i)], down[size_t(i)]);
+    line += buf;
+  }
+  INFO("step, format fraction (reward), format fraction (negated reward)\n" << line);
+  const double up_start = mean(up, 0, 3), up_end = mean(up, steps - 3, steps);
+  const double down_start = mean(down, 0, 3), down_end = mean(down, steps - 3, steps);
+  CHECK(up_end > up_start + 0.3);
+  CHECK(down_end <= down_start + 0.02);
+  if (std::getenv("REXDRUG_PRINT_CURVE")) std::printf("%s", line.c_str());
+}
+
+TEST_CASE("GRPO with LoRA raises a verifiable reward, and the negated reward does not rise", "[rl][learning][lora]") {
+  const int steps = 30;
+  std::vector<double> up = learning_curve(false, steps, true);
+  std::vector<double> down = learning_curve(true, steps, true);
   std::string line;
   for (int i = 0; i < steps; ++i) {
     char buf[64];

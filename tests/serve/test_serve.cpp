@@ -19,58 +19,20 @@
 
 #include "core/data/answer.h"
 #include "core/data/corpus.h"
-#include "core/model/decoder.h"
-#include "core/tokenizer/sentencepiece_train.h"
 #include "core/util/jsonl.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/util/text.h"
 #include "serve/constrained.h"
 #include "serve/engine.h"
 #include "serve/extract.h"
+#include "serve/server.h"
 #include "tests/test_util.h"
+#include "tests/tiny_model.h"
 
 using namespace rexdrug;
 using json = nlohmann::json;
 
 namespace {
-
-// A SentencePiece tokenizer trained on a few hundred synthetic lines and a 2-layer random
-// decoder over its vocabulary, saved as one checkpoint folder.
-std::string tiny_model_dir() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
-  dir = test::scratch_dir("serve_tiny_model");
-  const char* drugs[] = {"cisplatin", "paclitaxel", "gemcitabine", "erlotinib", "celecoxib",
-                         "5-fluorouracil", "docetaxel", "metformin", "atorvastatin", "warfarin"};
-  const char* tails[] = {"improved overall survival .", "increased toxicity in 12 % of patients .",
-                         "was well tolerated (p < 0.05).", "showed no benefit over placebo ."};
-  {
-    std::ofstream corpus(dir + "/corpus.txt");
-    for (int i = 0; i < 400; ++i)
-      corpus << "Treatment with " << drugs[i % 10] << " plus " << drugs[(i * 7 + 3) % 10] << " "
-             << tails[(i / 5) % 4] << " Trial " << i << " enrolled " << (i * 13) % 500
-             << " patients {\"type\": \"POS\", \"ent_set\": []} COMB NEG NO_COMB\n";
-  }
-  SentencePieceTrainOptions sp;
-  sp.input = dir + "/corpus.txt";
-  sp.out_dir = dir;
-  sp.vocab_size = 420;
-  train_sentencepiece(sp);
-  auto tok = load_tokenizer(dir);
-  model::ModelConfig c;
-  c.vocab_size = tok->vocab_size();
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 8192;
-  c.bos_token_ids = {tok->special().bos};
-  c.eos_token_ids = {tok->special().eos};
-  model::save_decoder(*model::create_decoder(c, 7), dir);
-  std::filesystem::remove(dir + "/corpus.txt");
-  return dir;
-}
 
 std::string bin() {
   const char* b = std::getenv("REXDRUG_BIN");
@@ -142,6 +104,48 @@ TEST_CASE("answer grammar: valid prefixes only, and what it accepts parses") {
   CHECK(one.done());
 }
 
+TEST_CASE("token trie: the ids it allows are those the grammar takes token by token") {
+  // Reference: the plain definition, every vocab id's text fed to a copy of the grammar.
+  std::unique_ptr<Tokenizer> tok = load_tokenizer(test::tiny_model_dir());
+  serve::TokenTrie trie(serve::token_texts(*tok));
+  auto brute_force = [&](const serve::AnswerGrammar& g) {
+    std::vector<int> ids;
+    for (int id = 0; id < static_cast<int>(trie.texts().size()); ++id) {
+      serve::AnswerGrammar probe = g;
+      if (!trie.texts()[id].empty() && probe.feed(trie.texts()[id])) ids.push_back(id);
+    }
+    return ids;
+  };
+  serve::AnswerGrammar g({"POS", "NEG", "COMB"}, {"cisplatin", "warfarin", "5-fluorouracil"}, 2);
+  const std::string answer = "\n[{\"type\": \"POS\", \"ent_set\": [\"warfarin\", \"5-fluorouracil\", "
+                             "\"cisplatin\"]}, {\"type\": \"NEG\", \"ent_set\": [\"cisplatin\", "
+                             "\"warfarin\"]}]\n</answer>";
+  long compared = 0, allowed = 0;
+  for (char c : answer) {  // every state along a valid answer
+    std::vector<int> fast = trie.accepted(g), slow = brute_force(g);
+    CHECK(fast == slow);
+    allowed += long(fast.size());
+    ++compared;
+    REQUIRE(g.feed(c));
+  }
+  CHECK(g.done());
+  CHECK(trie.accepted(g).empty());  // nothing after </answer>
+  CHECK(allowed > compared);        // multi-character tokens were among the choices
+}
+
+TEST_CASE("fault plan (tests only): statuses and Retry-After, bad items named") {
+  std::vector<serve::FaultStep> plan = serve::parse_fault_plan("500, 200,429:1.5");
+  REQUIRE(plan.size() == 3);
+  CHECK(plan[0].status == 500);
+  CHECK(plan[0].retry_after < 0);
+  CHECK(plan[1].status == 200);
+  CHECK(plan[2].status == 429);
+  CHECK(plan[2].retry_after == 1.5);
+  REQUIRE_THROWS_WITH(serve::parse_fault_plan("500,abc"), Catch::Contains("'abc'"));
+  REQUIRE_THROWS_WITH(serve::parse_fault_plan("429:-1"), Catch::Contains("'429:-1'"));
+  REQUIRE_THROWS_WITH(serve::parse_fault_plan("302"), Catch::Contains("302"));
+}
+
 TEST_CASE("drug candidates: mentions first, else lexicon words as written") {
   Example ex;
   ex.sentence = "Cisplatin plus gemcitabine-based chemo vs. GEMCITABINE and carboplatin.";
@@ -154,7 +158,7 @@ TEST_CASE("drug candidates: mentions first, else lexicon words as written") {
 }
 
 TEST_CASE("extract: killed mid-run, resumed, every id exactly once") {
-  std::string model = tiny_model_dir();
+  std::string model = test::tiny_model_dir();
   std::string dir = test::scratch_dir("serve_extract");
   const int n = 24;
   {
@@ -196,7 +200,7 @@ TEST_CASE("extract: killed mid-run, resumed, every id exactly once") {
 }
 
 TEST_CASE("serve: chat, streaming, extract, models and bad requests over HTTP") {
-  std::string model = tiny_model_dir();
+  std::string model = test::tiny_model_dir();
   int fd = -1;
   pid_t pid = spawn("env REXDRUG_TEST_KEY=s3cret '" + bin() + "' serve --model '" + model +
                         "' --port 0 --api-key-env REXDRUG_TEST_KEY --max-body-bytes 4096 "
@@ -316,7 +320,7 @@ TEST_CASE("constrained extract: 200 real test sentences, every answer parses and
   std::string data = test::data_dir();
   std::string dir = test::scratch_dir("serve_constrained");
   serve::EngineOptions eo;
-  eo.model_dir = tiny_model_dir();
+  eo.model_dir = test::tiny_model_dir();
   serve::Engine engine(eo);
   serve::ExtractOptions o;
   o.input = data + "/drugcomb/test.jsonl";

@@ -185,8 +185,8 @@ TEST_CASE("rexdrug sft/pretrain CLI: unknown keys are errors; pretraining writes
   std::string out, err;
   CHECK(test::run_cli("sft --config " + cfg + " --set train.lerning_rate=0.1", &out, &err) == 1);
   CHECK_THAT(err, Catch::Contains("train.lerning_rate: unknown key"));
-  CHECK(test::run_cli("sft --config " + cfg + " --set train.gradient_checkpointing=true", &out, &err) == 1);
-  CHECK_THAT(err, Catch::Contains("gradient_checkpointing"));
+  CHECK(test::run_cli("sft --config " + cfg + " --set train.gradient_checkpointing=maybe", &out, &err) == 1);
+  CHECK_THAT(err, Catch::Contains("train.gradient_checkpointing"));
 
   std::string text;
   for (int i = 0; i < 40; ++i) text += "Cisplatin and paclitaxel were given together in trial " + std::to_string(i) + ".\n";
@@ -204,4 +204,28 @@ TEST_CASE("rexdrug sft/pretrain CLI: unknown keys are errors; pretraining writes
   bool has_eval = false;
   for (auto& j : read_jsonl(dir + "/prun/metrics.jsonl")) has_eval |= j.contains("eval_ppl");
   CHECK(has_eval);
+}
+
+TEST_CASE("SFT with gradient checkpointing trains the same parameters as without", "[sft][checkpointing]") {
+  const std::string dir = test::scratch_dir("sft_gradckpt");
+  test::write_sft_jsonl(dir, test::tiny_records());
+  const std::string model_yaml = tiny_model_yaml(dir);
+  const std::string train_yaml = "train:\n  max_steps: 3\n  batch_size: 2\n  lr: 0.003\n  threads: 1\n";
+  const std::string a = dir + "/a", b = dir + "/b";
+  for (const std::string& d : {a, b}) {
+    fs::create_directories(d);
+    fs::copy_file(dir + "/sft.jsonl", d + "/sft.jsonl");
+  }
+  sft::TrainResult plain = run_sft(write_config(a, model_yaml, train_yaml));
+  sft::TrainResult ckpt = run_sft(write_config(b, model_yaml, train_yaml + "  gradient_checkpointing: true\n"));
+  REQUIRE(plain.finished);
+  REQUIRE(ckpt.finished);
+  auto pa = model::load_decoder(plain.checkpoint)->named_parameters(true);
+  auto pb = model::load_decoder(ckpt.checkpoint)->named_parameters(true);
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    INFO(pa[i].key());
+    CHECK((pa[i].value() - pb[i].value()).abs().max().item<double>() < 1e-5);
+  }
+  CHECK(plain.last_loss == Approx(ckpt.last_loss).epsilon(1e-5));
 }

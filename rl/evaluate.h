@@ -1,0 +1,30 @@
+// Periodic evaluation of the GRPO policy on held-out prompts: greedy completions,
+// scored with the training reward and with the benchmark scorers of eval/ against
+// the prompt's gold solution (DrugComb: the original scorer's four F1 settings;
+// DDI13: the standard scorer's micro / macro F1).
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/data/example.h"
+#include "rl/grpo.h"
+
+namespace rexdrug::rl {
+
+// Benchmark scores of completions[i] for prompts[i] against each prompt's gold
+// `solution` (parsed with the project's answer parser), as flat metrics keys:
+// drugcomb: eval_f1_{pos,any}_{exact,partial}, eval_p_..., eval_r_...;
+// ddi13: eval_micro_f1, eval_micro_p, eval_micro_r, eval_macro_f1.
+// Also eval_parse_ok (fraction of completions that parse without a problem).
+// Error when a prompt's solution does not parse.
+nlohmann::json benchmark_scores(const std::vector<Prompt>& prompts, const std::vector<std::string>& completions,
+                                Task task);
+
+// Greedy completions of the prompts (at most max_new_tokens each), scored with
+// ctx.scorer (eval_reward, eval_reward_<component>) and benchmark_scores.
+nlohmann::json evaluate_policy(model::Decoder& policy, const std::vector<Prompt>& prompts, const GrpoContext& ctx,
+                               int64_t max_new_tokens, Task task);
+
+}  // namespace rexdrug::rl
