@@ -4,9 +4,9 @@
 # for them, and fails as soon as one fails (the others are stopped).
 #
 #   scripts/launch.sh N COMMAND [ARGS...]
-#   scripts/launch.sh 2 sft --config configs/demo/sft.yaml
+#   scripts/launch.sh 2 sft --config configs/sft/tiny.yaml
 #
-# The binary is $REXDRUG_BIN, else `rexdrug` on PATH, else build/rexdrug. Each rank
+# The binary is $REXDRUG_BIN, else `rexdrug` on PATH, else build/cli/rexdrug. Each rank
 # uses $REXDRUG_THREADS LibTorch threads (default: cores / N). Output of rank r goes
 # to stderr prefixed "[r]"; stdout of rank 0 is passed through.
 set -u
@@ -22,7 +22,7 @@ case "$N" in ''|*[!0-9]*) echo "launch.sh: N must be a positive integer, got '$N
 BIN=${REXDRUG_BIN:-}
 if [ -z "$BIN" ]; then
   if command -v rexdrug >/dev/null 2>&1; then BIN=$(command -v rexdrug)
-  else BIN="$(cd "$(dirname "$0")/.." && pwd)/build/rexdrug"; fi
+  else BIN="$(cd "$(dirname "$0")/.." && pwd)/build/cli/rexdrug"; fi
 fi
 [ -x "$BIN" ] || { echo "launch.sh: rexdrug binary not found ($BIN): set REXDRUG_BIN" >&2; exit 2; }
 
