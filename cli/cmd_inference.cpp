@@ -138,6 +138,10 @@ void add_serve(CLI::App& app) {
   sub->add_option("--max-batch", o->s.batching.max_batch, "Requests per batch at most")->capture_default_str();
   sub->add_option("--task", o->task, "Task of /v1/extract: drugcomb or ddi13")->capture_default_str();
   sub->add_flag("--constrained", o->s.constrained, "/v1/extract answers under the grammar");
+  sub->add_option("--prompt-style", o->s.prompt.style, "/v1/extract prompt: full or compact (as the model was trained)")
+      ->check(CLI::IsMember({"full", "compact"}))->capture_default_str();
+  sub->add_flag_callback("--no-context", [o] { o->s.prompt.context = false; },
+                         "/v1/extract prompt without the paragraph (as the model was trained)");
   sub->add_option("--lexicon", o->s.lexicon, "Drug lexicon for --constrained");
   sub->add_option("--think-tokens", o->s.constraint.think_tokens, "--constrained: think tokens before the answer is forced")->capture_default_str();
   sub->add_option("--fault-plan", o->fault_plan,

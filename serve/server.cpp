@@ -403,7 +403,7 @@ struct Server::Impl {
     generate::SamplingParams p;
     p.temperature = 0;
     p.max_new_tokens = int_field(body, "max_tokens", 1, o.max_tokens_limit, o.extract_max_new_tokens);
-    auto job = make_job(engine.prompt_ids(build_prompt(ex)), p);
+    auto job = make_job(engine.prompt_ids(build_prompt(ex, o.prompt)), p);
     if (o.constrained) {
       AnswerGrammar grammar(relation_labels(o.task), drug_candidates(ex, lexicon), o.constraint.max_items);
       auto c = std::make_shared<AnswerConstraint>(engine.tokenizer(), engine.token_trie(),

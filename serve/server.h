@@ -10,6 +10,7 @@
 #include "core/data/example.h"
 #include "serve/batcher.h"
 #include "serve/constrained.h"
+#include "core/data/prompt.h"
 #include "serve/engine.h"
 
 namespace httplib {
@@ -40,6 +41,7 @@ struct ServerOptions {
   bool constrained = false;  // /v1/extract answers under the grammar
   ConstraintOptions constraint;
   std::string lexicon;  // for constrained extract
+  PromptOptions prompt;  // /v1/extract: the prompt options the model was trained with
   BatcherOptions batching;
   int listen_backlog = 128;  // pending connections the kernel queues (cpp-httplib's is 5)
   // Tests only: the first chat requests get these replies in order, then all are served.
