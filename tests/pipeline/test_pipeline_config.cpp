@@ -16,15 +16,7 @@ using rexdrug::pipeline::load_pipeline_config;
 
 namespace {
 
-// The repository root, so that relative paths in configs (prompts, reward files) resolve.
-struct InSourceDir {
-  fs::path before = fs::current_path();
-  InSourceDir() {
-    const char* src = std::getenv("REXDRUG_SOURCE_DIR");
-    if (src) fs::current_path(src);
-  }
-  ~InSourceDir() { fs::current_path(before); }
-};
+using rexdrug::test::InSourceDir;
 
 std::string write_config(const std::string& name, const std::string& text) {
   const std::string path = rexdrug::test::scratch_dir("pipeline_config_" + name) + "/p.yaml";

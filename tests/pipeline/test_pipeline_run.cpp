@@ -17,14 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-struct InSourceDir {
-  fs::path before = fs::current_path();
-  InSourceDir() {
-    const char* src = std::getenv("REXDRUG_SOURCE_DIR");
-    if (src) fs::current_path(src);
-  }
-  ~InSourceDir() { fs::current_path(before); }
-};
+using rexdrug::test::InSourceDir;
 
 json read_json(const std::string& path) { return json::parse(rexdrug::read_file(path)); }
 

@@ -149,12 +149,12 @@ double mean(const std::vector<double>& v, size_t from, size_t to) {
   return s / double(to - from);
 }
 
-}  // namespace
-
-TEST_CASE("GRPO raises a verifiable reward, and the negated reward does not rise", "[rl][learning]") {
+// 30 GRPO steps with the format reward and with it negated: the paid run's format
+// fraction rises by more than 0.3, the negated one's does not rise.
+void check_reward_rises_only_when_paid(bool lora) {
   const int steps = 30;
-  std::vector<double> up = learning_curve(false, steps);
-  std::vector<double> down = learning_curve(true, steps);
+  std::vector<double> up = learning_curve(false, steps, lora);
+  std::vector<double> down = learning_curve(true, steps, lora);
   std::string line;
   for (int i = 0; i < steps; ++i) {
     char buf[64];
@@ -169,22 +169,14 @@ TEST_CASE("GRPO raises a verifiable reward, and the negated reward does not rise
   if (std::getenv("REXDRUG_PRINT_CURVE")) std::printf("%s", line.c_str());
 }
 
+}  // namespace
+
+TEST_CASE("GRPO raises a verifiable reward, and the negated reward does not rise", "[rl][learning]") {
+  check_reward_rises_only_when_paid(/*lora=*/false);
+}
+
 TEST_CASE("GRPO with LoRA raises a verifiable reward, and the negated reward does not rise", "[rl][learning][lora]") {
-  const int steps = 30;
-  std::vector<double> up = learning_curve(false, steps, true);
-  std::vector<double> down = learning_curve(true, steps, true);
-  std::string line;
-  for (int i = 0; i < steps; ++i) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%d %.3f %.3f\n", i + 1, up[size_t(i)], down[size_t(i)]);
-    line += buf;
-  }
-  INFO("step, format fraction (reward), format fraction (negated reward)\n" << line);
-  const double up_start = mean(up, 0, 3), up_end = mean(up, steps - 3, steps);
-  const double down_start = mean(down, 0, 3), down_end = mean(down, steps - 3, steps);
-  CHECK(up_end > up_start + 0.3);
-  CHECK(down_end <= down_start + 0.02);
-  if (std::getenv("REXDRUG_PRINT_CURVE")) std::printf("%s", line.c_str());
+  check_reward_rises_only_when_paid(/*lora=*/true);
 }
 
 TEST_CASE("GRPO config: defaults reproduce the published run, unknown keys are errors", "[rl][config]") {
