@@ -66,6 +66,7 @@ json stage_data(const PipelineConfig& p) {
     o.split = split;
     o.data_dir = p.data_dir;
     o.out_dir = split_dir(p, split);
+    o.prompt = p.prompt;  // the held-out GRPO prompts must match what training sees
     o.read.skip_bad_lines = c.get<bool>("skip_bad_lines", false);
     PrepareStats s = prepare_split(o);
     log::info(std::string("data ") + split + ": " + std::to_string(s.examples) + " examples, " +

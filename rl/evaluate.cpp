@@ -63,6 +63,7 @@ nlohmann::json evaluate_policy(model::Decoder& policy, const std::vector<Prompt>
   req.params.max_new_tokens = max_new_tokens;
   req.params.temperature = 0;
   req.params.stop_token_ids = ctx.config.stop_token_ids;
+  if (ctx.constraint) req.allowed_tokens = ctx.constraint(prompts, 1);
   generate::GenerateResult res = generate::generate(policy, req);
   double total = 0;
   std::vector<double> comps(ctx.scorer.names.size(), 0.0);

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "core/dist/world.h"
 #include "core/generate/generate.h"
 #include "core/model/lora.h"
 #include "core/train/optim.h"
@@ -31,9 +32,13 @@ std::vector<Rollout> sample_groups(GrpoContext& ctx, const std::vector<Prompt>& 
   req.params.top_k = c.top_k;
   req.params.num_samples = c.num_generations;
   req.params.seed = seed;
+  req.params.first_stream = first_prompt;  // streams keyed by the step's prompt index
   req.params.stop_token_ids = c.stop_token_ids;
   // The loss sees logits / temperature, so the sampling-time log-probs must too.
   req.params.logprobs_at_temperature = true;
+  // Constrained rollouts decode like extraction; generate() reports the unconstrained
+  // model's log-probs of the chosen tokens, which is what the loss recomputes.
+  if (ctx.constraint) req.allowed_tokens = ctx.constraint(prompts, c.num_generations);
   auto t0 = Clock::now();
   generate::GenerateResult res = generate::generate(*ctx.policy, req);
   st.sampling_s += seconds_since(t0);
@@ -64,12 +69,6 @@ void score(GrpoContext& ctx, std::vector<Rollout>& rollouts, const std::vector<P
   st.scoring_s += seconds_since(t0);
 }
 
-torch::Tensor rewards_of(const std::vector<Rollout>& rollouts) {
-  std::vector<double> v;
-  for (const Rollout& r : rollouts) v.push_back(r.reward);
-  return torch::tensor(v, torch::kFloat64);
-}
-
 // Reference log-probs: the frozen copy, or the policy with its adapters off.
 torch::Tensor reference_logprobs(GrpoContext& ctx, const CompletionBatch& b) {
   torch::NoGradGuard no_grad;
@@ -88,14 +87,28 @@ torch::Tensor reference_logprobs(GrpoContext& ctx, const CompletionBatch& b) {
   return lp;
 }
 
-// num_iterations passes over the rollouts, one optimizer update per mini-batch.
-void learn(GrpoContext& ctx, const std::vector<Rollout>& rollouts, const std::vector<Prompt>& prompts,
-           uint64_t seed, StepStats& st) {
+bool distributed(const GrpoContext& ctx) { return ctx.world && ctx.world->distributed(); }
+
+// What learn() trains on. Every rank holds the whole step's kept-rollout list in one
+// global order (lengths) but only its own rollouts' tokens (local).
+struct LearnSet {
+  std::vector<Rollout> rollouts;  // this rank's kept rollouts
+  std::vector<int64_t> lengths;   // completion length of every kept rollout, all ranks
+  std::vector<int64_t> local;     // position in `lengths` -> index into rollouts, or -1
+};
+
+// num_iterations passes over the rollouts, one optimizer update per mini-batch. The
+// shuffle and the mini-batches are over the global list, so N ranks make the same
+// updates as one process: each does the forward/backward of its own rows, the loss is
+// normalised by the whole mini-batch (LossNorm) and the gradients are summed.
+void learn(GrpoContext& ctx, const LearnSet& set, const std::vector<Prompt>& prompts, uint64_t seed,
+           StepStats& st) {
   const GrpoConfig& c = ctx.config;
-  const int64_t n = int64_t(rollouts.size());
+  const int64_t n = int64_t(set.lengths.size());
   const int64_t mini = c.mini_batch_size > 0 ? std::min(c.mini_batch_size, n) : n;
   const int64_t micro = c.micro_batch_size > 0 ? std::min(c.micro_batch_size, mini) : mini;
-  double kl_sum = 0, clipped = 0, tokens = 0, ent_sum = 0, policy_loss = 0, grad_norm = 0;
+  std::vector<double> sums(5, 0.0);  // kl, clipped tokens, tokens, entropy, policy loss
+  double grad_norm = 0;
   ctx.policy->train();
   std::mt19937_64 gen(seed);
   std::vector<size_t> perm(size_t(n), 0);
@@ -104,36 +117,41 @@ void learn(GrpoContext& ctx, const std::vector<Rollout>& rollouts, const std::ve
     std::shuffle(perm.begin(), perm.end(), gen);
     for (int64_t start = 0; start < n; start += mini) {
       const int64_t end = std::min(n, start + mini);
-      std::vector<size_t> mb;
-      for (int64_t i = start; i < end; ++i) mb.push_back(perm[size_t(i)]);
-      LossNorm norm{int64_t(mb.size()), 0};
-      for (size_t i : mb) norm.tokens += int64_t(rollouts[i].tokens.size());
+      LossNorm norm{end - start, 0};
+      std::vector<size_t> mine;  // this rank's rows of the mini-batch
+      for (int64_t i = start; i < end; ++i) {
+        const size_t g = perm[size_t(i)];
+        norm.tokens += set.lengths[g];
+        if (set.local[g] >= 0) mine.push_back(size_t(set.local[g]));
+      }
       ctx.optimizer->zero_grad();
-      for (size_t s = 0; s < mb.size(); s += size_t(micro)) {
-        std::vector<size_t> rows(mb.begin() + long(s), mb.begin() + long(std::min(mb.size(), s + size_t(micro))));
-        CompletionBatch b = collate_rollouts(rollouts, prompts, rows, ctx.pad_id);
+      for (size_t s = 0; s < mine.size(); s += size_t(micro)) {
+        std::vector<size_t> rows(mine.begin() + long(s), mine.begin() + long(std::min(mine.size(), s + size_t(micro))));
+        CompletionBatch b = collate_rollouts(set.rollouts, prompts, rows, ctx.pad_id);
         torch::Tensor ref;
         if (c.loss.beta != 0.0) ref = reference_logprobs(ctx, b);
         torch::Tensor ent;
         torch::Tensor lp = completion_logprobs(*ctx.policy, b, c.temperature, &ent);
         LossTerms t = grpo_loss(lp, b.logp_old, ref, b.advantages, b.mask, c.loss, norm);
         t.loss.backward();
-        kl_sum += t.kl_sum;
-        clipped += t.clipped;
-        tokens += t.tokens;
-        ent_sum += ent.item<double>();
-        policy_loss += t.policy_loss;
+        sums[0] += t.kl_sum;
+        sums[1] += t.clipped;
+        sums[2] += t.tokens;
+        sums[3] += ent.item<double>();
+        sums[4] += t.policy_loss;
       }
+      if (distributed(ctx)) ctx.world->all_reduce_gradients(ctx.params);
       grad_norm = train::clip_grad_norm(ctx.params, c.grad_clip);
       ctx.optimizer->step();
       ++st.updates;
     }
   }
-  const double tok = std::max(1.0, tokens);
-  st.kl = kl_sum / tok;
-  st.clip_fraction = clipped / tok;
-  st.entropy = ent_sum / tok;
-  st.policy_loss = policy_loss / double(std::max<int64_t>(1, st.updates));
+  if (distributed(ctx)) sums = ctx.world->sum(sums);
+  const double tok = std::max(1.0, sums[2]);
+  st.kl = sums[0] / tok;
+  st.clip_fraction = sums[1] / tok;
+  st.entropy = sums[3] / tok;
+  st.policy_loss = sums[4] / double(std::max<int64_t>(1, st.updates));
   st.grad_norm = grad_norm;
 }
 
@@ -199,53 +217,84 @@ StepStats grpo_step(GrpoContext& ctx, const std::function<std::vector<Prompt>(in
                     int64_t prompts_per_step, uint64_t seed) {
   const GrpoConfig& c = ctx.config;
   const int64_t G = c.num_generations;
+  const size_t K = ctx.scorer.names.size();
   StepStats st;
-  std::vector<Rollout> kept;
+  LearnSet set;
   std::vector<double> all_rewards;
   std::vector<std::vector<double>> all_components;
-  int64_t zero_groups = 0;
+  int64_t kept_groups = 0, zero_groups = 0;
   while (true) {
-    const int64_t want = prompts_per_step - int64_t(kept.size()) / G;
-    std::vector<Prompt> batch = next_prompts(want);
-    const size_t first = st.prompts.size();
+    // Every rank draws the same prompts (the stream is seeded) and samples its share.
+    std::vector<Prompt> batch = next_prompts(prompts_per_step - kept_groups);
+    const size_t first = st.prompts.size(), n = batch.size();
     for (Prompt& p : batch) st.prompts.push_back(std::move(p));
-    std::vector<Prompt> view(st.prompts.begin() + long(first), st.prompts.end());
-    std::vector<Rollout> rs = sample_groups(ctx, view, first, seed * 7919 + uint64_t(st.sampling_rounds), st);
+    size_t lo = 0, hi = n;
+    if (distributed(ctx)) {
+      const size_t W = size_t(ctx.world->size()), r = size_t(ctx.world->rank());
+      lo = n * r / W, hi = n * (r + 1) / W;
+    }
+    std::vector<Rollout> rs;
+    if (hi > lo) {
+      std::vector<Prompt> view(st.prompts.begin() + long(first + lo), st.prompts.begin() + long(first + hi));
+      rs = sample_groups(ctx, view, first + lo, seed * 7919 + uint64_t(st.sampling_rounds), st);
+      score(ctx, rs, st.prompts, st);
+    }
     ++st.sampling_rounds;
-    score(ctx, rs, st.prompts, st);
-    torch::Tensor rewards = rewards_of(rs);
+
+    // The round's table, one row per rollout of every rank: reward, length, components.
+    // Summed across ranks (each fills its own rows), every rank sees the whole round.
+    const size_t cols = 2 + K, rows = n * size_t(G);
+    std::vector<double> table(rows * cols, 0.0);
+    for (size_t i = 0; i < rs.size(); ++i) {
+      double* row = &table[(lo * size_t(G) + i) * cols];
+      row[0] = rs[i].reward;
+      row[1] = double(rs[i].tokens.size());
+      for (size_t k = 0; k < K && k < rs[i].components.size(); ++k) row[2 + k] = rs[i].components[k];
+    }
+    if (distributed(ctx)) table = ctx.world->sum(std::move(table));
+
+    std::vector<double> round_rewards(rows);
+    for (size_t i = 0; i < rows; ++i) round_rewards[i] = table[i * cols];
+    torch::Tensor rewards = torch::tensor(round_rewards, torch::kFloat64);
     torch::Tensor adv = group_advantages(rewards, G, c.scale_rewards);
     torch::Tensor flat = zero_variance_groups(rewards, G);
     st.groups += flat.size(0);
     zero_groups += flat.sum().item<int64_t>();
-    for (size_t i = 0; i < rs.size(); ++i) {
-      rs[i].advantage = adv[int64_t(i)].item<float>();
-      all_rewards.push_back(rs[i].reward);
-      all_components.push_back(rs[i].components);
-      st.completion_tokens += int64_t(rs[i].tokens.size());
+    for (size_t i = 0; i < rows; ++i) {
+      const double* row = &table[i * cols];
+      all_rewards.push_back(row[0]);
+      all_components.emplace_back(row + 2, row + cols);
+      st.completion_tokens += int64_t(row[1]);
       if (c.dynamic_sampling && flat[int64_t(i) / G].item<bool>()) continue;
-      kept.push_back(std::move(rs[i]));
+      const bool mine = i >= lo * size_t(G) && i < hi * size_t(G);
+      set.local.push_back(mine ? int64_t(set.rollouts.size()) : -1);
+      set.lengths.push_back(int64_t(row[1]));
+      if (mine) {
+        Rollout& r = rs[i - lo * size_t(G)];
+        r.advantage = adv[int64_t(i)].item<float>();
+        set.rollouts.push_back(std::move(r));
+      }
     }
-    if (!c.dynamic_sampling || int64_t(kept.size()) / G >= prompts_per_step ||
-        st.sampling_rounds >= c.max_sampling_rounds)
+    kept_groups = int64_t(set.lengths.size()) / G;
+    if (!c.dynamic_sampling || kept_groups >= prompts_per_step || st.sampling_rounds >= c.max_sampling_rounds)
       break;
   }
+  if (distributed(ctx)) st.prompt_tokens = int64_t(ctx.world->sum(double(st.prompt_tokens)));
   // Reward statistics over everything sampled (what the policy does), not only the kept groups.
   torch::Tensor r = torch::tensor(all_rewards, torch::kFloat64);
   st.reward_mean = r.mean().item<double>();
   st.reward_std = r.numel() > 1 ? r.std().item<double>() : 0.0;
-  st.component_means.assign(ctx.scorer.names.size(), 0.0);
+  st.component_means.assign(K, 0.0);
   for (const auto& comp : all_components)
-    for (size_t k = 0; k < comp.size() && k < st.component_means.size(); ++k)
-      st.component_means[k] += comp[k] / double(all_components.size());
+    for (size_t k = 0; k < K; ++k) st.component_means[k] += comp[k] / double(all_components.size());
   st.zero_variance_fraction = st.groups ? double(zero_groups) / double(st.groups) : 0.0;
   st.completion_length = double(st.completion_tokens) / double(std::max<size_t>(1, all_rewards.size()));
-  st.groups_used = int64_t(kept.size()) / G;
+  st.groups_used = kept_groups;
 
   auto t0 = Clock::now();
-  if (!kept.empty()) learn(ctx, kept, st.prompts, seed, st);
+  if (!set.lengths.empty()) learn(ctx, set, st.prompts, seed, st);
   st.learning_s = seconds_since(t0);
-  st.rollouts = std::move(kept);
+  st.rollouts = std::move(set.rollouts);
   return st;
 }
 

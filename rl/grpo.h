@@ -9,8 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "core/generate/generate.h"
 #include "core/model/decoder.h"
 #include "rl/loss.h"
+
+namespace rexdrug::dist { class World; }
 
 namespace rexdrug::rl {
 
@@ -19,6 +22,7 @@ struct Prompt {
   std::string id;
   std::vector<int> ids;
   std::string solution, sentence;
+  std::vector<std::string> drugs;  // the sentence's drug names (constrained rollouts)
 };
 
 struct Rollout {
@@ -66,6 +70,16 @@ struct GrpoContext {
   std::function<std::string(const std::vector<int>&)> detokenize;
   Scorer scorer;
   GrpoConfig config;
+  // Data parallel (core/dist): each rank samples a contiguous share of every round's
+  // prompts (whole groups), the rounds' rewards and lengths are summed across ranks so
+  // every rank sees the whole step, and gradients are all-reduced before clipping.
+  // nullptr or a one-process world: the single-process step.
+  dist::World* world = nullptr;
+  // Optional answer constraint (the one extraction decodes with): given a request's
+  // prompts and completions per prompt, generate()'s allowed_tokens hook for it. Empty:
+  // free sampling. Built by the trainer from serve/constrained.h.
+  using AllowedTokens = decltype(generate::GenerateRequest::allowed_tokens);
+  std::function<AllowedTokens(const std::vector<Prompt>&, int64_t samples_per_prompt)> constraint;
 };
 
 struct StepStats {
@@ -78,8 +92,8 @@ struct StepStats {
   int64_t updates = 0;
   int64_t prompt_tokens = 0, completion_tokens = 0;
   double sampling_s = 0, scoring_s = 0, learning_s = 0;
-  std::vector<Rollout> rollouts;  // the ones trained on
-  std::vector<Prompt> prompts;
+  std::vector<Rollout> rollouts;  // the ones trained on (this rank's share)
+  std::vector<Prompt> prompts;    // every prompt of the step (all ranks)
 };
 
 // Per-token log-probs of the completions under logits / temperature: each row is

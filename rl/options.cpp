@@ -81,6 +81,9 @@ GrpoOptions parse_grpo_options(const Config& root) {
   c.micro_batch_size = at_least(g, "micro_batch_size", 0, 0);
   c.dynamic_sampling = g.get<bool>("dynamic_sampling", false);
   c.max_sampling_rounds = at_least(g, "max_sampling_rounds", 3);
+  o.constrained = g.get<bool>("constrained", false);
+  o.think_tokens = at_least(g, "think_tokens", 256, 0);
+  o.max_items = at_least(g, "max_items", 4, 1);
   g.check_unknown_keys();
 
   Config tr = root.child("train");

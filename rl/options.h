@@ -28,6 +28,11 @@ struct GrpoOptions {
   std::string reward_where;
   GrpoConfig grpo;
   int64_t prompts_per_step = 4;
+  // Rollouts (and held-out evaluation) decoded under the extraction's answer grammar
+  // (serve/constrained.h): free think for think_tokens, then a valid answer over the
+  // record's "drugs".
+  bool constrained = false;
+  int64_t think_tokens = 256, max_items = 4;
   int64_t epochs = 1, max_steps = 0, stop_after_steps = 0;
   double max_minutes = 0;
   train::AdamWConfig adamw;  // lr default 1e-6 (published)

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "core/generate/generate.h"
+#include "core/data/answer.h"
 #include "core/dist/world.h"
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
@@ -20,6 +21,7 @@
 #include "reward/reward_function.h"
 #include "rl/evaluate.h"
 #include "rl/options.h"
+#include "serve/constrained.h"
 
 namespace fs = std::filesystem;
 
@@ -85,6 +87,27 @@ struct PromptStream {
   }
 };
 
+// The extraction's answer constraint for a request: one phase machine per completion over
+// the prompt's drug names (the token trie is built once per run).
+auto answer_constraint(const Tokenizer& tok, std::vector<int> stop_ids, Task task, const GrpoOptions& o) {
+  auto trie = std::make_shared<const serve::TokenTrie>(serve::token_texts(tok));
+  const serve::ConstraintOptions opt{int(o.think_tokens), int(o.max_items)};
+  return [&tok, trie, stop_ids, task, opt](const std::vector<Prompt>& prompts, int64_t per_prompt) {
+    auto items = std::make_shared<std::vector<std::unique_ptr<serve::AnswerConstraint>>>();
+    for (const Prompt& p : prompts) {
+      Example ex;
+      ex.sentence = p.sentence;
+      for (const std::string& d : p.drugs) ex.mentions.push_back({d});
+      const serve::AnswerGrammar grammar(relation_labels(task), serve::drug_candidates(ex, {}), opt.max_items);
+      for (int64_t s = 0; s < per_prompt; ++s)
+        items->push_back(std::make_unique<serve::AnswerConstraint>(tok, *trie, stop_ids, grammar, opt));
+    }
+    return GrpoContext::AllowedTokens([items, trie](size_t c, const std::vector<int>& tokens) {
+      return items->at(c)->allowed(tokens);
+    });
+  };
+}
+
 nlohmann::json step_json(int64_t step, const StepStats& s, const std::vector<std::string>& names, double lr) {
   const double total_s = s.sampling_s + s.scoring_s + s.learning_s;
   nlohmann::json j = {{"step", step},
@@ -132,6 +155,11 @@ std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& token
     p.ids = tmpl.render_ids(chat, tokenizer, true).ids;
     p.solution = j["solution"].get<std::string>();
     p.sentence = j.value("sentence", json("")).is_string() ? j.value("sentence", std::string()) : std::string();
+    if (j.contains("drugs")) {
+      if (!j["drugs"].is_array()) throw file_error(path, line, "\"drugs\" must be a list of names");
+      for (const json& d : j["drugs"])
+        if (d.is_string()) p.drugs.push_back(d.get<std::string>());
+    }
     if (int64_t(p.ids.size()) > max_prompt_length) { ++n_dropped; return; }
     out.push_back(std::move(p));
   });
@@ -139,12 +167,11 @@ std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& token
   return out;
 }
 
-GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
-  // Data-parallel GRPO needs hooks inside grpo_step (gradient all-reduce before clipping,
-  // sampling seeds keyed by the global prompt index): until then refuse rather than let
-  // the ranks drift apart. See docs/distributed.md.
-  if (dist::world(dist::read_world_options(config)).distributed())
-    throw Error("grpo: data-parallel training (WORLD_SIZE > 1) is not supported yet; run one process");
+GrpoResult run_grpo(const Config& config, const GrpoFlags& caller_flags) {
+  // Data parallel (core/dist): the world comes from RANK / WORLD_SIZE / MASTER_* when set.
+  dist::World& world = dist::world(dist::read_world_options(config));
+  GrpoFlags flags = caller_flags;
+  if (world.distributed()) flags.rank = world.rank_info();
   const GrpoOptions o = parse_grpo_options(config);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   const reward::RewardFunction reward_fn = reward::RewardFunction::from_yaml(o.reward, o.reward_where);
@@ -178,6 +205,7 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
   auto optimizer = train::make_adamw(named, o.adamw);
 
   GrpoContext ctx;
+  ctx.world = &world;
   ctx.policy = policy.get();
   ctx.reference = reference.get();
   ctx.optimizer = optimizer.get();
@@ -191,13 +219,24 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
   };
   ctx.config = o.grpo;
   ctx.config.stop_token_ids = turn_end_ids(*tokenizer);
+  if (o.constrained) {
+    const bool named = std::any_of(prompts.begin(), prompts.end(), [](const Prompt& p) { return !p.drugs.empty(); });
+    if (!named)
+      throw Error(o.train_path + ": grpo.constrained needs the records' \"drugs\" lists (written by rexdrug data "
+                  "prepare and the traces stage)");
+    ctx.constraint = answer_constraint(*tokenizer, ctx.config.stop_token_ids, reward_fn.task(), o);
+  }
+  world.broadcast_from_main(ctx.params);  // every rank starts from rank 0's weights
+  if (world.distributed() && o.prompts_per_step < world.size())
+    log::warn("grpo: prompts_per_step " + std::to_string(o.prompts_per_step) + " < " +
+              std::to_string(world.size()) + " ranks: some ranks sample nothing");
 
   GrpoResult result;
   const int64_t steps_per_epoch = (int64_t(prompts.size()) + o.prompts_per_step - 1) / o.prompts_per_step;
   result.total_steps = o.max_steps > 0 ? o.max_steps : o.epochs * steps_per_epoch;
   train::LrSchedule schedule{o.adamw.lr, result.total_steps, train::warmup_steps_from(o.warmup, result.total_steps),
                              o.min_lr_ratio};
-  PromptStream stream{&prompts, o.seed};
+  PromptStream stream{&prompts, o.seed, 0, {}, -1};
   int64_t step = 0;
   double elapsed_before = 0;
   if (!resume_dir.empty()) {
@@ -227,6 +266,7 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
   };
   const int64_t eval_tokens = o.eval_max_new_tokens > 0 ? o.eval_max_new_tokens : o.grpo.max_completion_length;
   auto run_eval = [&](int64_t at_step) {
+    if (!flags.rank.is_main()) return;  // the others wait at the next collective
     nlohmann::json line = evaluate_policy(*policy, eval_prompts, ctx, eval_tokens, reward_fn.task());
     line["step"] = at_step;
     result.eval_reward = line["eval_reward"].get<double>();
@@ -269,8 +309,11 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& flags) {
       progress->advance(1, buf);
     }
     const bool last = step == result.total_steps;
-    const bool stop = !last && ((o.stop_after_steps > 0 && step >= o.stop_after_steps) ||
-                                (o.max_minutes > 0 && seconds_since(session_start) >= o.max_minutes * 60));
+    bool stop = !last && ((o.stop_after_steps > 0 && step >= o.stop_after_steps) ||
+                          (o.max_minutes > 0 && seconds_since(session_start) >= o.max_minutes * 60));
+    if (world.distributed() && o.max_minutes > 0) stop = world.sum(stop ? 1.0 : 0.0) > 0;  // clocks differ
+    if (world.options().check_every > 0 && step % world.options().check_every == 0)
+      world.check_same(ctx.params, "step " + std::to_string(step));
     if (!eval_prompts.empty() && (last || (o.eval_every > 0 && step % o.eval_every == 0))) run_eval(step);
     if (last || stop || (o.save_every > 0 && step % o.save_every == 0)) save(step);
     if (stop) {

@@ -1,5 +1,7 @@
 #include "core/data/prepare.h"
 
+#include <set>
+
 #include <cstdlib>
 
 #include "core/data/answer.h"
@@ -45,11 +47,21 @@ json sft_record(const Example& ex, const PromptOptions& options) {
   return {{"id", ex.id}, {"messages", messages_json(messages)}};
 }
 
+// Distinct drug mention texts in sentence order (GRPO's constrained rollouts choose from them).
+json mention_texts(const Example& ex) {
+  json names = json::array();
+  std::set<std::string> seen;
+  for (const Mention& m : ex.mentions)
+    if (seen.insert(m.text).second) names.push_back(m.text);
+  return names;
+}
+
 json grpo_record(const Example& ex, const PromptOptions& options) {
   return {{"id", ex.id},
           {"prompt", messages_json(build_prompt(ex, options))},
           {"solution", "<answer>\n" + serialize_answer(ex.relations) + "\n</answer>"},
-          {"sentence", ex.sentence}};
+          {"sentence", ex.sentence},
+          {"drugs", mention_texts(ex)}};
 }
 
 PrepareStats prepare_split(const PrepareOptions& options) {

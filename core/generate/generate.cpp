@@ -125,7 +125,7 @@ GenerateResult generate(model::Decoder& model, const GenerateRequest& req) {
   for (int64_t i = 0; i < N; ++i) {
     result.completions[i].prompt = size_t(i / n);
     result.completions[i].sample = i % n;
-    rngs.emplace_back(splitmix64(p.seed ^ splitmix64(uint64_t(i / n) * 1000003ull + uint64_t(i % n))));
+    rngs.emplace_back(splitmix64(p.seed ^ splitmix64((p.first_stream + uint64_t(i / n)) * 1000003ull + uint64_t(i % n))));
   }
   std::vector<size_t> active(N);  // cache row -> completion index
   for (int64_t i = 0; i < N; ++i) active[i] = size_t(i);

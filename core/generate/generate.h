@@ -17,6 +17,9 @@ struct SamplingParams {
   float top_p = 1.0f;        // 1: off
   int64_t num_samples = 1;   // completions per prompt (the prompt is prefilled once)
   uint64_t seed = 0;         // sequence (p, s) draws from its own stream: batch-independent
+  // Prompt p's streams are keyed by first_stream + p: a caller that splits one request
+  // into pieces (data-parallel ranks) passes each piece's offset and samples the same.
+  uint64_t first_stream = 0;
   // Stop when one of these ids is sampled (the id is kept as the last token). With
   // stop_at_eos the config's eos ids are added.
   std::vector<int> stop_token_ids;

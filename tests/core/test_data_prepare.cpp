@@ -100,6 +100,7 @@ TEST_CASE("sft and grpo records hold the prompt and the gold answer", "[data]") 
   CHECK(grpo["prompt"][0]["role"] == "system");
   CHECK(grpo["solution"] == "<answer>\n[{\"type\": \"NO_COMB\", \"ent_set\": []}]\n</answer>");
   CHECK(grpo["sentence"] == "A raises B levels.");
+  CHECK(grpo["drugs"] == json::array({"A", "B"}));  // distinct mention texts, in order
   // The solution parses back to the gold relations.
   ParsedCompletion p = parse_completion(sft["messages"][2]["content"].get<std::string>(), Task::drugcomb);
   CHECK(p.status == ParseStatus::ok);

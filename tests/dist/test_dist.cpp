@@ -11,7 +11,9 @@
 
 #include "core/dist/world.h"
 #include "core/model/decoder.h"
+#include "core/model/lora.h"
 #include "core/util/jsonl.h"
+#include "tests/rl/grpo_fixtures.h"
 #include "tests/sft/sft_fixtures.h"
 #include "tests/test_util.h"
 
@@ -160,6 +162,67 @@ TEST_CASE("SFT with 2 Gloo processes gives the parameters of 1 process after eve
   auto b = model::load_decoder(dir + "/two/checkpoints/step-000008");
   CHECK(max_abs_diff(*a, *b) < 1e-5);
   CHECK(fs::is_symlink(dir + "/two/final"));
+}
+
+TEST_CASE("GRPO with 2 Gloo processes logs the rewards of 1 process and ends with its adapters", "[dist]") {
+  const std::string src = env_or_fail("REXDRUG_SOURCE_DIR");
+  const std::string dir = test::scratch_dir("dist_grpo_parity");
+  // 4 steps of 2 prompts x 4 completions: with 2 ranks each samples one prompt's group.
+  const std::string one = test::write_grpo_config(dir, "one", "");
+  const std::string two = test::write_grpo_config(dir, "two", "", "dist:\n  check_every: 1\n  timeout_s: 120\n");
+  std::string out, err;
+  REQUIRE(test::run_cli("grpo --no-progress --config '" + one + "'", &out, &err) == 0);
+  const int rc = sh("'" + src + "/scripts/launch.sh' 2 grpo --no-progress --config '" + two + "' >'" + dir +
+                    "/launch.out' 2>'" + dir + "/launch.err'");
+  INFO(read_file(dir + "/launch.err"));
+  REQUIRE(rc == 0);
+
+  // Step lines: the sampled rewards (all ranks' groups) and what the update saw.
+  auto lines = [&](const std::string& run, const char* key) {
+    std::vector<json> v;
+    for (const json& j : read_jsonl(dir + "/" + run + "/metrics.jsonl"))
+      if (j.contains(key)) v.push_back(j);
+    return v;
+  };
+  const std::vector<json> s1 = lines("one", "reward_mean"), s2 = lines("two", "reward_mean");
+  REQUIRE(s1.size() == 4);
+  REQUIRE(s2.size() == 4);
+  double spread = 0;
+  for (size_t i = 0; i < s1.size(); ++i) {
+    INFO("step " << s1[i]["step"]);
+    for (const char* k : {"reward_mean", "reward_std", "reward_format", "reward_accuracy", "completion_length",
+                          "zero_variance_fraction", "groups"})
+      CHECK(s2[i][k].get<double>() == Approx(s1[i][k].get<double>()).margin(1e-9));
+    for (const char* k : {"kl", "policy_loss", "entropy", "clip_fraction", "grad_norm"})
+      CHECK(s2[i][k].get<double>() == Approx(s1[i][k].get<double>()).epsilon(1e-3).margin(1e-6));
+    spread += s1[i]["reward_std"].get<double>();
+  }
+  CHECK(spread > 0);  // the groups carried signal: the updates were real
+  // Held-out evaluations (rank 0) see the same policy.
+  const std::vector<json> e1 = lines("one", "eval_reward"), e2 = lines("two", "eval_reward");
+  REQUIRE(e1.size() == e2.size());
+  for (size_t i = 0; i < e1.size(); ++i) CHECK(e2[i]["eval_reward"].get<double>() == Approx(e1[i]["eval_reward"].get<double>()));
+
+  auto adapters = [&](const std::string& run) {
+    auto m = model::load_decoder(test::grpo_sft_model(dir));
+    model::load_lora(*m, dir + "/" + run + "/final");
+    return model::lora_parameters(*m);
+  };
+  auto a = adapters("one"), b = adapters("two");
+  REQUIRE(a.size() == b.size());
+  REQUIRE(!a.empty());
+  // The rows' forwards run in different batches (1 prompt per rank vs 2), so log-probs
+  // differ by ~1e-7; Adam at lr 1e-2 amplifies that on the odd weight whose gradient is
+  // near zero (max diff up to ~1e-3), while the mean difference stays ~1e-6. lora_B
+  // starts at zero, so |B| is how far training moved it.
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    const torch::Tensor diff = (a[i].second - b[i].second).abs();
+    CHECK(diff.max().item<double>() < 5e-3);
+    CHECK(diff.mean().item<double>() < 2e-5);
+    if (a[i].first.find("lora_B") != std::string::npos)
+      CHECK(diff.mean().item<double>() < 2e-3 * a[i].second.abs().mean().item<double>());
+  }
 }
 
 TEST_CASE("killing one rank makes the other fail with a clear error within the timeout", "[dist]") {

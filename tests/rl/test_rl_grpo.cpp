@@ -21,7 +21,7 @@ namespace {
 
 std::vector<Prompt> make_prompts(const std::vector<std::vector<int>>& ids) {
   std::vector<Prompt> ps;
-  for (size_t i = 0; i < ids.size(); ++i) ps.push_back(Prompt{std::to_string(i), ids[i], "", ""});
+  for (size_t i = 0; i < ids.size(); ++i) ps.push_back(Prompt{std::to_string(i), ids[i], "", "", {}});
   return ps;
 }
 

@@ -4,13 +4,18 @@
 // benchmark scoring against hand-computed F1 values.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
+#include "core/data/answer.h"
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
+#include "core/util/text.h"
 #include "rl/evaluate.h"
+#include "tests/rl/grpo_fixtures.h"
 #include "tests/sft/sft_fixtures.h"
 #include "tests/test_util.h"
 
@@ -21,64 +26,13 @@ namespace {
 
 std::string answer(const std::string& items) { return "<answer>\n" + items + "\n</answer>"; }
 
-// Four GRPO records with gold solutions (two with a combination, two NO_COMB).
-std::string write_grpo_jsonl(const std::string& path) {
-  std::string text;
-  int i = 0;
-  for (const Conversation& c : test::tiny_records()) {
-    const std::string& reply = c.back().content;
-    const std::string sol = reply.substr(reply.find("<answer>"));
-    nlohmann::json prompt = nlohmann::json::array();
-    for (size_t k = 0; k + 1 < c.size(); ++k) prompt.push_back({{"role", c[k].role}, {"content", c[k].content}});
-    text += nlohmann::json{{"id", "g" + std::to_string(i++)}, {"prompt", prompt}, {"solution", sol},
-                           {"sentence", c[1].content}}.dump() + "\n";
-  }
-  return test::write_text(path, text);
-}
-
-// A small SFT model (the CLI's `rexdrug sft` on the four records, partly memorised): its
-// sampled completions carry tags and answers of varying quality, so the rewards of a group
-// differ and GRPO really updates the adapters (a random model scores 0 everywhere).
-std::string sft_model(const std::string& dir) {
-  static std::string path;
-  if (!path.empty()) return path;
-  auto tok = load_tokenizer(test::sft_tokenizer_dir());
-  const std::string model_cfg = test::write_tiny_model_config(dir + "/model", tok->vocab_size());
-  test::write_sft_jsonl(dir, test::tiny_records());
-  const std::string cfg = test::write_text(dir + "/sft.yaml",
-      "seed: 1\nrun_dir: " + dir + "/sft\nmodel:\n  config: " + model_cfg + "\n  autocast: \"false\"\n"
-      "tokenizer:\n  path: " + test::sft_tokenizer_dir() + "\n  template: plain\n"
-      "data:\n  train: " + dir + "/sft.jsonl\n  max_length: 256\n"
-      "train:\n  epochs: 120\n  batch_size: 4\n  lr: 0.01\n  warmup: 0.05\n  threads: 1\n");
-  std::string out, err;
-  if (test::run_cli("sft --config " + cfg, &out, &err) != 0) throw Error("sft failed: " + err);
-  return path = dir + "/sft/final";
-}
-
-std::string write_grpo_config(const std::string& dir, const std::string& run, const std::string& extra_train) {
-  const std::string data = write_grpo_jsonl(dir + "/grpo.jsonl");
-  return test::write_text(dir + "/" + run + ".yaml",
-      "seed: 3\nrun_dir: " + dir + "/" + run + "\n"
-      "model:\n  path: " + sft_model(dir) + "\n  autocast: \"false\"\n"
-      "tokenizer:\n  template: plain\n"
-      "lora:\n  enabled: true\n  r: 4\n  alpha: 8\n"
-      "data:\n  train: " + data + "\n  eval: " + data + "\n"
-      "reward:\n  task: drugcomb\n  components:\n    - {name: format, weight: 0.5}\n"
-      "    - {name: accuracy, weight: 0.5}\n"
-      "grpo:\n  num_generations: 4\n  temperature: 1.0\n  top_p: 1.0\n  max_completion_length: 160\n"
-      "  prompts_per_step: 2\n  beta: 0.04\n"
-      "train:\n  max_steps: 4\n  lr: 0.01\n  threads: 1\n" + extra_train +
-      "eval:\n  every: 2\n  max_prompts: 4\n  max_new_tokens: 160\n"
-      "checkpoint:\n  every: 1\n  keep: 0\n");
-}
-
 }  // namespace
 
 TEST_CASE("held-out benchmark scores equal hand-computed F1 values", "[rl][eval]") {
   std::vector<rl::Prompt> prompts(3);
-  prompts[0] = {"a", {}, answer(R"([{"type": "POS", "ent_set": ["cisplatin", "5-fluorouracil"]}])"), "s"};
-  prompts[1] = {"b", {}, answer(R"([{"type": "POS", "ent_set": ["gemcitabine", "paclitaxel"]}])"), "s"};
-  prompts[2] = {"c", {}, answer(R"([{"type": "NO_COMB", "ent_set": []}])"), "s"};
+  prompts[0] = {"a", {}, answer(R"([{"type": "POS", "ent_set": ["cisplatin", "5-fluorouracil"]}])"), "s", {}};
+  prompts[1] = {"b", {}, answer(R"([{"type": "POS", "ent_set": ["gemcitabine", "paclitaxel"]}])"), "s", {}};
+  prompts[2] = {"c", {}, answer(R"([{"type": "NO_COMB", "ent_set": []}])"), "s", {}};
   std::vector<std::string> completions = {
       // right
       "<think>\nx\n</think>\n\n" + answer(R"([{"type": "POS", "ent_set": ["Cisplatin", "5-fluorouracil"]}])"),
@@ -105,7 +59,7 @@ TEST_CASE("rexdrug grpo --config: run folder, eval keys, --resume ends where an 
           "[rl][cli]") {
   const std::string dir = test::scratch_dir("grpo_cli");
   std::string out, err;
-  const std::string full = write_grpo_config(dir, "full", "");
+  const std::string full = test::write_grpo_config(dir, "full", "");
   REQUIRE(test::run_cli("grpo --no-progress --config " + full, &out, &err) == 0);
   CHECK_THAT(out, Catch::Contains("steps 4/4"));
   const std::string fdir = dir + "/full";
@@ -131,7 +85,7 @@ TEST_CASE("rexdrug grpo --config: run folder, eval keys, --resume ends where an 
   CHECK(eval_steps == std::vector<int64_t>{0, 2, 4});
 
   // Interrupted after step 2, then resumed.
-  const std::string part = write_grpo_config(dir, "part", "  stop_after_steps: 2\n");
+  const std::string part = test::write_grpo_config(dir, "part", "  stop_after_steps: 2\n");
   REQUIRE(test::run_cli("grpo --no-progress --config " + part, &out, &err) == 0);
   CHECK_THAT(out, Catch::Contains("stopped early"));
   CHECK(fs::exists(dir + "/part/checkpoints/step-000002"));
@@ -153,7 +107,7 @@ TEST_CASE("rexdrug grpo --config: run folder, eval keys, --resume ends where an 
 
   // Same adapter weights as the uninterrupted run.
   auto load = [&](const std::string& run) {
-    auto m = model::load_decoder(sft_model(dir));
+    auto m = model::load_decoder(test::grpo_sft_model(dir));
     model::load_lora(*m, dir + "/" + run + "/final");
     return model::lora_parameters(*m);
   };
@@ -167,4 +121,46 @@ TEST_CASE("rexdrug grpo --config: run folder, eval keys, --resume ends where an 
     if (a[i].first.find("lora_B") != std::string::npos) moved += a[i].second.abs().sum().item<double>();
   }
   CHECK(moved > 0);  // training changed the adapters (B starts at zero)
+}
+
+TEST_CASE("constrained rollouts: every sampled answer parses and names only the record's drugs", "[rl][cli]") {
+  const std::string dir = test::scratch_dir("grpo_constrained");
+  const std::string cfg = test::write_grpo_config(dir, "run", "");
+  std::string out, err;
+  // A short think budget, so the answer grammar takes over within max_completion_length.
+  REQUIRE(test::run_cli("grpo --no-progress --config " + cfg +
+                            " --set grpo.constrained=true --set grpo.think_tokens=24 --set train.max_steps=2"
+                            " --set log.samples_every=1 --set log.samples_per_step=8",
+                        &out, &err) == 0);
+  const std::map<std::string, std::vector<std::string>> drugs = {
+      {"g0", {"cisplatin", "5-fluorouracil"}}, {"g1", {"carboplatin", "docetaxel"}},
+      {"g2", {"gemcitabine", "paclitaxel"}}, {"g3", {"docetaxel", "cisplatin"}}};
+  int samples = 0;
+  for (const auto& j : read_jsonl(dir + "/run/samples.jsonl")) {
+    const std::string text = j["completion"].get<std::string>();
+    INFO(text);
+    ParsedCompletion p = parse_completion(text, Task::drugcomb);
+    CHECK(p.status == ParseStatus::ok);
+    CHECK(p.think_tagged);
+    CHECK(p.answer_tagged);
+    const std::vector<std::string>& allowed = drugs.at(j["prompt_id"].get<std::string>());
+    for (const Relation& r : p.answer.relations)
+      for (const std::string& d : r.drugs)
+        CHECK(std::find(allowed.begin(), allowed.end(), to_lower_ascii(d)) != allowed.end());
+    ++samples;
+  }
+  CHECK(samples == 16);  // 2 steps x 2 prompts x 4 completions
+  // A record set without drug lists is refused up front rather than constrained to NO_COMB.
+  const std::string bare = test::write_text(dir + "/bare.jsonl", [&] {
+    std::string t;
+    for (auto j : read_jsonl(dir + "/grpo.jsonl")) {
+      j.erase("drugs");
+      t += j.dump() + "\n";
+    }
+    return t;
+  }());
+  CHECK(test::run_cli("grpo --no-progress --config " + cfg + " --set grpo.constrained=true --set data.train=" + bare +
+                          " --set run_dir=" + dir + "/bare",
+                      &out, &err) == 1);
+  CHECK_THAT(err, Catch::Contains("drugs"));
 }
