@@ -116,6 +116,7 @@ nlohmann::json step_json(int64_t step, const StepStats& s, const std::vector<std
                       {"zero_variance_fraction", s.zero_variance_fraction},
                       {"groups", s.groups},
                       {"groups_used", s.groups_used},
+                      {"updates", s.updates},
                       {"kl", s.kl},
                       {"clip_fraction", s.clip_fraction},
                       {"completion_length", s.completion_length},

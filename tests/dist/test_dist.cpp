@@ -168,12 +168,15 @@ TEST_CASE("GRPO with 2 Gloo processes logs the rewards of 1 process and ends wit
   const std::string src = env_or_fail("REXDRUG_SOURCE_DIR");
   const std::string dir = test::scratch_dir("dist_grpo_parity");
   // 4 steps of 2 prompts x 4 completions: with 2 ranks each samples one prompt's group.
+  // Dynamic sampling (extra rounds when a group's rewards are all equal) and two
+  // mini-batches per step exercise the global round tables and mini-batch cuts.
   const std::string one = test::write_grpo_config(dir, "one", "");
   const std::string two = test::write_grpo_config(dir, "two", "", "dist:\n  check_every: 1\n  timeout_s: 120\n");
+  const std::string knobs = " --set grpo.dynamic_sampling=true --set grpo.mini_batch_size=4";
   std::string out, err;
-  REQUIRE(test::run_cli("grpo --no-progress --config '" + one + "'", &out, &err) == 0);
-  const int rc = sh("'" + src + "/scripts/launch.sh' 2 grpo --no-progress --config '" + two + "' >'" + dir +
-                    "/launch.out' 2>'" + dir + "/launch.err'");
+  REQUIRE(test::run_cli("grpo --no-progress --config '" + one + "'" + knobs, &out, &err) == 0);
+  const int rc = sh("'" + src + "/scripts/launch.sh' 2 grpo --no-progress --config '" + two + "'" + knobs + " >'" +
+                    dir + "/launch.out' 2>'" + dir + "/launch.err'");
   INFO(read_file(dir + "/launch.err"));
   REQUIRE(rc == 0);
 
@@ -191,13 +194,16 @@ TEST_CASE("GRPO with 2 Gloo processes logs the rewards of 1 process and ends wit
   for (size_t i = 0; i < s1.size(); ++i) {
     INFO("step " << s1[i]["step"]);
     for (const char* k : {"reward_mean", "reward_std", "reward_format", "reward_accuracy", "completion_length",
-                          "zero_variance_fraction", "groups"})
+                          "zero_variance_fraction", "groups", "groups_used", "updates"})
       CHECK(s2[i][k].get<double>() == Approx(s1[i][k].get<double>()).margin(1e-9));
     for (const char* k : {"kl", "policy_loss", "entropy", "clip_fraction", "grad_norm"})
       CHECK(s2[i][k].get<double>() == Approx(s1[i][k].get<double>()).epsilon(1e-3).margin(1e-6));
     spread += s1[i]["reward_std"].get<double>();
   }
   CHECK(spread > 0);  // the groups carried signal: the updates were real
+  int64_t extra_rounds = 0;
+  for (const json& j : s1) extra_rounds += j["groups"].get<int64_t>() - 2;
+  CHECK(extra_rounds > 0);  // dynamic sampling did sample again at least once
   // Held-out evaluations (rank 0) see the same policy.
   const std::vector<json> e1 = lines("one", "eval_reward"), e2 = lines("two", "eval_reward");
   REQUIRE(e1.size() == e2.size());
