@@ -315,7 +315,7 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& caller_flags) {
     if (world.distributed() && o.max_minutes > 0) stop = world.sum(stop ? 1.0 : 0.0) > 0;  // clocks differ
     if (world.options().check_every > 0 && step % world.options().check_every == 0)
       world.check_same(ctx.params, "step " + std::to_string(step));
-    if (!eval_prompts.empty() && (last || (o.eval_every > 0 && step % o.eval_every == 0))) run_eval(step);
+    if (!eval_prompts.empty() && (last || stop || (o.eval_every > 0 && step % o.eval_every == 0))) run_eval(step);
     if (last || stop || (o.save_every > 0 && step % o.save_every == 0)) save(step);
     if (stop) {
       log::info("stopped at step " + std::to_string(step) + ": continue with --resume");
