@@ -415,10 +415,14 @@ struct Server::Impl {
     if (!job->error.empty()) return send_error(res, 500, "generation failed", "server_error");
     std::string text = engine.completion_text(job->completions.at(0));
     ParsedCompletion parsed = parse_completion(text, o.task);
+    const long prompt_tokens = static_cast<long>(job->prompt.size());
+    const long completion_tokens = static_cast<long>(job->completions.at(0).tokens.size());
     json out = {{"relations", relations_json(parsed.answer.relations)},
                 {"reasoning", parsed.think},
                 {"status", to_string(parsed.status)},
-                {"completion", text}};
+                {"completion", text},
+                {"usage", {{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion_tokens},
+                           {"total_tokens", prompt_tokens + completion_tokens}}}};
     res.set_content(out.dump(), "application/json");
   }
 

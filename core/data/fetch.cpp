@@ -2,11 +2,8 @@
 
 #include <openssl/evp.h>
 
-// Debian's cpp-httplib is a compiled library (libcpp-httplib.so), not header
-// only: the HTTP code is built only where the build links it and says so.
-#ifdef REXDRUG_HTTPLIB_LINKED
+// Debian's cpp-httplib is a compiled library (libcpp-httplib.so) that rexdrug_core links.
 #include <httplib.h>
-#endif
 
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
@@ -67,8 +64,6 @@ std::pair<std::string, std::string> split_base_url(const std::string& url) {
   return {url.substr(0, slash), prefix};
 }
 
-#ifdef REXDRUG_HTTPLIB_LINKED
-
 std::string download(httplib::Client& client, const std::string& origin, const std::string& path) {
   const std::string url = origin + path;
   httplib::Result res = client.Get(path.c_str());
@@ -79,17 +74,11 @@ std::string download(httplib::Client& client, const std::string& origin, const s
     throw Error("cannot download " + url + ": HTTP status " + std::to_string(res->status));
   return res->body;
 }
-#endif
 
 }  // namespace
 
 void fetch_corpora(const FetchOptions& options) {
   auto [origin, prefix] = split_base_url(options.base_url);
-#ifndef REXDRUG_HTTPLIB_LINKED
-  throw Error("cannot download " + origin + prefix + corpus_files()[0].url_path +
-              ": this build has no HTTP client (cpp-httplib is not linked into rexdrug_core); "
-              "copy the corpora by hand and set REXDRUG_DATA_DIR (see docs/data.md)");
-#else
   httplib::Client client(origin);
   client.set_connection_timeout(options.connect_timeout_seconds, 0);
   client.set_read_timeout(options.read_timeout_seconds, 0);
@@ -112,7 +101,6 @@ void fetch_corpora(const FetchOptions& options) {
     write_file_atomic(dest, body);
     log::info(dest + ": " + std::to_string(body.size()) + " bytes, checksum ok");
   }
-#endif
 }
 
 }  // namespace rexdrug

@@ -229,6 +229,24 @@ TEST_CASE("GRPO with 2 Gloo processes logs the rewards of 1 process and ends wit
     if (a[i].first.find("lora_B") != std::string::npos)
       CHECK(diff.mean().item<double>() < 2e-3 * a[i].second.abs().mean().item<double>());
   }
+
+  // Resume with a different world size: 2 processes stop after step 2, 1 process
+  // finishes; the prompt stream and the sampling seeds are global, so the run logs the
+  // rewards of the 1-process run and ends with its adapters.
+  const std::string mixed = test::write_grpo_config(dir, "mixed", "", "dist:\n  timeout_s: 120\n");
+  REQUIRE(sh("'" + src + "/scripts/launch.sh' 2 grpo --no-progress --config '" + mixed + "'" + knobs +
+             " --set train.stop_after_steps=2 >'" + dir + "/mixed.out' 2>'" + dir + "/mixed.err'") == 0);
+  REQUIRE(test::run_cli("grpo --no-progress --resume --config '" + mixed + "'" + knobs, &out, &err) == 0);
+  const std::vector<json> s3 = lines("mixed", "reward_mean");
+  REQUIRE(s3.size() == 4);
+  for (size_t i = 0; i < s1.size(); ++i)
+    CHECK(s3[i]["reward_mean"].get<double>() == Approx(s1[i]["reward_mean"].get<double>()).margin(1e-9));
+  auto c = adapters("mixed");
+  REQUIRE(c.size() == a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO(a[i].first);
+    CHECK((a[i].second - c[i].second).abs().mean().item<double>() < 2e-5);
+  }
 }
 
 TEST_CASE("killing one rank makes the other fail with a clear error within the timeout", "[dist]") {

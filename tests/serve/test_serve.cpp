@@ -316,6 +316,39 @@ TEST_CASE("serve: chat, streaming, extract, models and bad requests over HTTP") 
   ::close(fd);
 }
 
+TEST_CASE("serve --prompt-style compact --no-context: /v1/extract builds the short prompt without the paragraph") {
+  const std::string model = test::tiny_model_dir();
+  // One server per prompt setting; each reports the prompt it built in usage.prompt_tokens.
+  auto prompt_tokens = [&](const std::string& flags, const std::string& paragraph) {
+    int fd = -1;
+    pid_t pid = spawn("'" + bin() + "' serve --model '" + model + "' --port 0 --extract-max-new-tokens 4 " + flags +
+                          " 2>/dev/null",
+                      &fd);
+    std::string line;
+    char ch;
+    while (::read(fd, &ch, 1) == 1 && ch != '\n') line += ch;
+    INFO("server said: " << line);
+    REQUIRE(starts_with(line, "listening on http://127.0.0.1:"));
+    httplib::Client cli("127.0.0.1", std::stoi(line.substr(line.rfind(':') + 1)));
+    cli.set_read_timeout(60, 0);
+    auto r = cli.Post("/v1/extract", json({{"sentence", "Cisplatin plus warfarin."}, {"paragraph", paragraph}}).dump(),
+                      "application/json");
+    REQUIRE(r);
+    REQUIRE(r->status == 200);
+    json body = json::parse(r->body);
+    stop(pid);
+    ::close(fd);
+    return body["usage"]["prompt_tokens"].get<long>();
+  };
+  const std::string para = "A long trial paragraph about cisplatin and warfarin in many patients.";
+  const long full = prompt_tokens("", para), full_short = prompt_tokens("", "Trial.");
+  const long compact = prompt_tokens("--prompt-style compact --no-context", para);
+  const long compact_short = prompt_tokens("--prompt-style compact --no-context", "Trial.");
+  CHECK(full > full_short);         // the default prompt carries the paragraph
+  CHECK(compact == compact_short);  // --no-context leaves it out
+  CHECK(compact < full_short);      // and the compact instructions are shorter than the full ones
+}
+
 TEST_CASE("constrained extract: 200 real test sentences, every answer parses and names sentence drugs", "[corpus]") {
   std::string data = test::data_dir();
   std::string dir = test::scratch_dir("serve_constrained");
