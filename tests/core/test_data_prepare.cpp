@@ -1,8 +1,12 @@
 // Prompt builder, SFT/GRPO records, `rexdrug data prepare` and `data fetch`.
 #include <catch2/catch.hpp>
 
+#include <httplib.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/data/answer.h"
 #include "core/data/fetch.h"
@@ -194,11 +198,7 @@ TEST_CASE("data fetch fails fast with a clear message when the server is unreach
   int code = test::run_cli("data fetch --out " + dir + "/corpus --base-url http://127.0.0.1:9/mirror", &out, &err);
   CHECK(code == 1);
   CHECK(contains(err, "cannot download http://127.0.0.1:9/mirror/allenai/drug-combo-extraction/"));
-#ifdef REXDRUG_HTTPLIB_LINKED
   CHECK(contains(err, "no network?"));
-#else
-  CHECK(contains(err, "no HTTP client"));
-#endif
   CHECK_FALSE(file_exists(dir + "/corpus/drugcomb/train.jsonl"));
   code = test::run_cli("data fetch --out " + dir + " --base-url ftp://x", &out, &err);
   CHECK(code == 1);
@@ -214,12 +214,6 @@ TEST_CASE("data prepare on the real corpora prints the README counts", "[data][c
   CHECK(contains(out, "697 examples, 850 relations, 273 NO_COMB"));
   CHECK(read_jsonl(dir + "/grpo.jsonl").size() == 697);
 }
-
-#ifdef REXDRUG_HTTPLIB_LINKED
-#include <httplib.h>
-
-#include <filesystem>
-#include <thread>
 
 // A local mirror (httplib server over a copy of $REXDRUG_DATA_DIR in the
 // published layout): the download, the resume and the checksum check.
@@ -259,4 +253,4 @@ TEST_CASE("data fetch downloads from a mirror and checks checksums", "[data][cor
   server.stop();
   thread.join();
 }
-#endif
+
