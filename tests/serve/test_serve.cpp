@@ -64,6 +64,28 @@ void stop(pid_t pid) {
   ::waitpid(pid, &status, 0);
 }
 
+// `rexdrug serve --port 0 ARGS` started; its first stdout line names the port.
+struct Server {
+  pid_t pid = -1;
+  int fd = -1;
+  int port = 0;
+};
+Server start_server(const std::string& command) {
+  Server s;
+  s.pid = spawn(command, &s.fd);
+  std::string line;
+  char ch;
+  while (::read(s.fd, &ch, 1) == 1 && ch != '\n') line += ch;
+  INFO("server said: " << line);
+  REQUIRE(starts_with(line, "listening on http://127.0.0.1:"));
+  s.port = std::stoi(line.substr(line.rfind(':') + 1));
+  return s;
+}
+void stop(Server& s) {
+  stop(s.pid);
+  ::close(s.fd);
+}
+
 long count_lines(const std::string& path) {
   std::ifstream in(path);
   long n = 0;
@@ -201,18 +223,10 @@ TEST_CASE("extract: killed mid-run, resumed, every id exactly once") {
 
 TEST_CASE("serve: chat, streaming, extract, models and bad requests over HTTP") {
   std::string model = test::tiny_model_dir();
-  int fd = -1;
-  pid_t pid = spawn("env REXDRUG_TEST_KEY=s3cret '" + bin() + "' serve --model '" + model +
-                        "' --port 0 --api-key-env REXDRUG_TEST_KEY --max-body-bytes 4096 "
-                        "--extract-max-new-tokens 24 2>/dev/null",
-                    &fd);
-  // The first stdout line names the port.
-  std::string line;
-  char ch;
-  while (::read(fd, &ch, 1) == 1 && ch != '\n') line += ch;
-  INFO("server said: " << line);
-  REQUIRE(starts_with(line, "listening on http://127.0.0.1:"));
-  int port = std::stoi(line.substr(line.rfind(':') + 1));
+  Server server = start_server("env REXDRUG_TEST_KEY=s3cret '" + bin() + "' serve --model '" + model +
+                                "' --port 0 --api-key-env REXDRUG_TEST_KEY --max-body-bytes 4096 "
+                                "--extract-max-new-tokens 24 2>/dev/null");
+  const int port = server.port;
 
   httplib::Client cli("127.0.0.1", port);
   cli.set_read_timeout(60, 0);
@@ -312,32 +326,23 @@ TEST_CASE("serve: chat, streaming, extract, models and bad requests over HTTP") 
   REQUIRE(big);
   CHECK(big->status == 413);
 
-  stop(pid);
-  ::close(fd);
+  stop(server);
 }
 
 TEST_CASE("serve --prompt-style compact --no-context: /v1/extract builds the short prompt without the paragraph") {
   const std::string model = test::tiny_model_dir();
   // One server per prompt setting; each reports the prompt it built in usage.prompt_tokens.
   auto prompt_tokens = [&](const std::string& flags, const std::string& paragraph) {
-    int fd = -1;
-    pid_t pid = spawn("'" + bin() + "' serve --model '" + model + "' --port 0 --extract-max-new-tokens 4 " + flags +
-                          " 2>/dev/null",
-                      &fd);
-    std::string line;
-    char ch;
-    while (::read(fd, &ch, 1) == 1 && ch != '\n') line += ch;
-    INFO("server said: " << line);
-    REQUIRE(starts_with(line, "listening on http://127.0.0.1:"));
-    httplib::Client cli("127.0.0.1", std::stoi(line.substr(line.rfind(':') + 1)));
+    Server server = start_server("'" + bin() + "' serve --model '" + model + "' --port 0 --extract-max-new-tokens 4 " +
+                                  flags + " 2>/dev/null");
+    httplib::Client cli("127.0.0.1", server.port);
     cli.set_read_timeout(60, 0);
     auto r = cli.Post("/v1/extract", json({{"sentence", "Cisplatin plus warfarin."}, {"paragraph", paragraph}}).dump(),
                       "application/json");
     REQUIRE(r);
     REQUIRE(r->status == 200);
     json body = json::parse(r->body);
-    stop(pid);
-    ::close(fd);
+    stop(server);
     return body["usage"]["prompt_tokens"].get<long>();
   };
   const std::string para = "A long trial paragraph about cisplatin and warfarin in many patients.";
