@@ -1,10 +1,10 @@
 #include "agents/trace_loop.h"
 
 #include <cstdio>
-#include <set>
 #include <tuple>
 
 #include "core/data/answer.h"
+#include "core/data/prepare.h"
 #include "core/util/error.h"
 
 namespace rexdrug::agents {
@@ -31,11 +31,7 @@ std::string format_score(double s) {
 
 // Distinct mention texts as a JSON list (names may hold commas).
 std::string drugs_json(const Example& ex) {
-  json names = json::array();
-  std::set<std::string> seen;
-  for (const Mention& m : ex.mentions)
-    if (seen.insert(m.text).second) names.push_back(m.text);
-  return names.dump(-1, ' ', false, json::error_handler_t::replace);
+  return mention_texts(ex).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Fields example_fields(const Example& ex) {

@@ -47,7 +47,6 @@ json sft_record(const Example& ex, const PromptOptions& options) {
   return {{"id", ex.id}, {"messages", messages_json(messages)}};
 }
 
-// Distinct drug mention texts in sentence order (GRPO's constrained rollouts choose from them).
 json mention_texts(const Example& ex) {
   json names = json::array();
   std::set<std::string> seen;

@@ -19,8 +19,10 @@ std::string corpus_path(const std::string& data_dir, Task task, const std::strin
 // {"id", "messages": [system, user, assistant]}; the assistant turn is the
 // gold answer with an empty think block (filled once traces exist).
 nlohmann::json sft_record(const Example& example, const PromptOptions& options);
-// {"id", "prompt": [system, user], "solution": "<answer>\n...\n</answer>", "sentence"}
+// {"id", "prompt": [system, user], "solution": "<answer>\n...\n</answer>", "sentence", "drugs"}
 nlohmann::json grpo_record(const Example& example, const PromptOptions& options);
+// The example's distinct drug mention texts, in sentence order (a JSON list of strings).
+nlohmann::json mention_texts(const Example& example);
 
 struct PrepareOptions {
   Task task = Task::drugcomb;
