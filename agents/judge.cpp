@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/text.h"
 
 namespace rexdrug::agents {
@@ -52,7 +53,7 @@ json find_json_object(const std::string& text) {
       if (c == '"') in_string = true;
       else if (c == '{') ++depth;
       else if (c == '}' && --depth == 0) {
-        json j = json::parse(text.substr(start, i - start + 1), nullptr, false);
+        json j = parse_json_or_discarded(text.substr(start, i - start + 1));
         if (j.is_object()) return j;
         break;
       }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/log.h"
 #include "core/util/text.h"
 
@@ -159,12 +160,8 @@ class OpenAiBackend : public ChatBackend {
   }
 
   ChatReply parse_reply(const std::string& text) const {
-    json j;
-    try {
-      j = json::parse(text);
-    } catch (const json::exception& e) {
-      throw Error("openai backend " + o_.base_url + ": reply is not JSON: " + e.what());
-    }
+    // Not JSON, or nested absurdly deep -> Error naming the backend.
+    const json j = parse_json_input(text, "openai backend " + o_.base_url + " reply");
     try {
       ChatReply reply;
       const json& message = j.at("choices").at(0).at("message");
@@ -186,7 +183,7 @@ class OpenAiBackend : public ChatBackend {
   // The server's {"error": {"message": ...}} when present, else the body's start.
   static std::string error_text(const std::string& body) {
     try {
-      json j = json::parse(body);
+      json j = parse_json_input(body, "error reply");
       if (j.contains("error") && j["error"].is_object() && j["error"].contains("message"))
         return j["error"]["message"].get<std::string>();
     } catch (const std::exception&) {

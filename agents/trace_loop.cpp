@@ -78,6 +78,7 @@ Attempt one_attempt(const Example& ex, int k, const std::vector<Attempt>& earlie
   a.trace = parsed.think;
   a.answer = parsed.answer_text;
   a.answer_matches = answer_matches_gold(parsed, ex.relations);
+  if (!evaluator.backend) return a;  // the generator alone (evaluator backend: none)
 
   TraceContext ectx;
   ectx.example = &ex;
@@ -99,7 +100,8 @@ Attempt one_attempt(const Example& ex, int k, const std::vector<Attempt>& earlie
   return a;
 }
 
-std::string failure_reason(const std::vector<Attempt>& attempts) {
+std::string failure_reason(const std::vector<Attempt>& attempts, bool judge) {
+  if (!judge) return "no think block in the reply";
   bool judged = false, matched = false;
   std::string judge_error;
   for (const Attempt& a : attempts) {
@@ -155,18 +157,22 @@ ExampleResult run_example(const Example& ex, Agent& generator, Agent& evaluator,
                           const LoopOptions& o) {
   ExampleResult r;
   r.id = ex.id;
+  // Without an evaluator there is no feedback to retry with: one attempt, accepted
+  // whenever it has reasoning (SFT pairs the trace with the gold answer either way).
+  const bool judge = evaluator.backend != nullptr;
   try {
-    for (int k = 1; k <= o.max_attempts; ++k) {
+    for (int k = 1; k <= (judge ? o.max_attempts : 1); ++k) {
       r.attempts.push_back(one_attempt(ex, k, r.attempts, generator, evaluator, o, r));
       const Attempt& a = r.attempts.back();
-      if (a.answer_matches && !a.trace.empty() && a.verdict && a.verdict->passes(o.threshold)) {
+      const bool passes = !judge || (a.answer_matches && a.verdict && a.verdict->passes(o.threshold));
+      if (!a.trace.empty() && passes) {
         r.status = "accepted";
         r.best = k - 1;
         return r;
       }
     }
     r.status = "rejected";
-    r.reason = failure_reason(r.attempts);
+    r.reason = failure_reason(r.attempts, judge);
   } catch (const std::exception& err) {
     // A backend that failed after its retries: record it, go on with the next example.
     r.status = "error";
@@ -185,8 +191,8 @@ json result_json(const ExampleResult& r) {
     const Attempt& a = r.attempts[r.best];
     j["trace"] = a.trace;
     j["answer"] = a.answer;
-    j["scores"] = a.verdict->scores_json();
-    j["comment"] = a.verdict->comment;
+    j["scores"] = a.verdict ? a.verdict->scores_json() : json(nullptr);  // null: not judged
+    j["comment"] = a.verdict ? a.verdict->comment : "";
   } else {
     j["reason"] = r.reason;
     j["best"] = r.best >= 0 ? attempt_json(r.attempts[r.best], true) : json(nullptr);

@@ -49,7 +49,8 @@ struct ExampleResult {
 };
 
 // Runs the loop. Never throws for a backend failure: that ends the example
-// with status "error" and the message as reason.
+// with status "error" and the message as reason. An evaluator without backend
+// (`backend: none`): one attempt, accepted when the reply has a think block.
 ExampleResult run_example(const Example& example, Agent& generator, Agent& evaluator,
                           const LoopOptions& options);
 

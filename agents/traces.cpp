@@ -32,6 +32,9 @@ struct DataOptions {
 struct OutputOptions {
   std::string dir;
   bool retry_errors = true;
+  // grpo.jsonl from the examples whose trace was accepted (the release's GRPO data is
+  // built from its accepted-trace file), or from every example with a record ("all").
+  bool grpo_all = false;
 };
 
 // data: an explicit `path`, or `split` under `dir` (default $REXDRUG_DATA_DIR).
@@ -53,6 +56,12 @@ DataOptions parse_data(const Config& c) {
 Agent parse_agent(const Config& c, AgentRole role, unsigned long seed) {
   const std::string name = role_name(role);
   Agent a;
+  // The generator alone (the ablation without evaluator): no backend, and the block's
+  // other keys (a base config's evaluator settings) are ignored.
+  if (role == AgentRole::evaluator && c.get<std::string>("backend", "") == "none") {
+    for (const auto& kv : c.node()) c.get<YAML::Node>(kv.first.as<std::string>(), {});
+    return a;
+  }
   a.backend = make_backend(c, role, seed);
   std::string sys = c.get<std::string>("system_prompt", "configs/prompts/" + name + "_system.txt");
   std::string user = c.get<std::string>("user_prompt", "configs/prompts/" + name + "_user.txt");
@@ -100,7 +109,7 @@ void forget_errors(const std::string& path) {
   long dropped = 0;
   for_each_line(path, [&](long number, const std::string& line) {
     if (line.empty() || line.find_first_not_of(" \t") == std::string::npos) return;
-    json j = json::parse(line, nullptr, false);
+    json j = parse_json_or_discarded(line);
     if (j.is_discarded()) return;  // a partial last line of an interrupted run
     if (j.value("status", "") == "error") {
       ++dropped;
@@ -124,9 +133,10 @@ std::string dump_line(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-// sft.jsonl (accepted traces) and grpo.jsonl (every example with a record).
+// sft.jsonl (accepted traces) and grpo.jsonl (the accepted examples, or with grpo_all
+// every example with a record).
 void write_trainer_files(const std::string& dir, const std::vector<Example>& examples,
-                         const PromptOptions& prompt) {
+                         const PromptOptions& prompt, bool grpo_all) {
   std::map<std::string, const Example*> by_id;
   for (const Example& ex : examples) by_id[ex.id] = &ex;
   std::string sft, grpo;
@@ -144,7 +154,7 @@ void write_trainer_files(const std::string& dir, const std::vector<Example>& exa
             format_completion(rec.at("trace").get<std::string>(), ex.relations);
         sft += dump_line(r);
       }
-      grpo += dump_line(grpo_record(ex, prompt));
+      if (name == "accepted" || grpo_all) grpo += dump_line(grpo_record(ex, prompt));
     }
   }
   write_file_atomic(dir + "/sft.jsonl", sft);
@@ -169,7 +179,8 @@ json summarize(const std::string& dir, long selected, const Agent& gen, const Ag
       if (status == "accepted") {
         ++accepted;
         ++hist_acc[attempts];
-        for (auto& [k, v] : rec.at("scores").items()) sum_acc[k] += v.get<double>();
+        if (rec.at("scores").is_object())  // null when accepted without an evaluator
+          for (auto& [k, v] : rec.at("scores").items()) sum_acc[k] += v.get<double>();
       } else {
         status == "error" ? ++errors : ++rejected;
         ++hist_rej[attempts];
@@ -207,7 +218,7 @@ json summarize(const std::string& dir, long selected, const Agent& gen, const Ag
             {"judged_attempts", n_all},
             {"attempts_histogram", {{"accepted", hist_acc}, {"not_accepted", hist_rej}}},
             {"rejection_reasons", reasons},
-            {"backends", {{"generator", gen.backend->kind()}, {"evaluator", eval.backend->kind()}}}};
+            {"backends", {{"generator", gen.backend->kind()}, {"evaluator", eval.backend ? eval.backend->kind() : "none"}}}};
   json tok = json::object(), cost = json::object();
   double total_cost = 0;
   bool cost_known = true;
@@ -232,6 +243,38 @@ json summarize(const std::string& dir, long selected, const Agent& gen, const Ag
   return s;
 }
 
+// `think: false` (the ablation without reasoning): no agent runs; every example becomes an
+// SFT record whose reply is the answer block alone, and a GRPO prompt.
+json write_answer_only(const Config& root, const DataOptions& data, const PromptOptions& prompt) {
+  for (const char* k : {"generator", "evaluator", "loop"}) root.get<YAML::Node>(k, {});  // not used
+  Config out_cfg = root.child("output");
+  const std::string dir = out_cfg.require<std::string>("dir");
+  out_cfg.get<bool>("retry_errors", true);
+  out_cfg.get<std::string>("grpo_prompts", "");  // every example counts as accepted here
+  out_cfg.check_unknown_keys();
+  root.check_unknown_keys();
+  std::vector<Example> examples = read_corpus(data.path, data.task, data.read);
+  if (data.max_examples > 0 && long(examples.size()) > data.max_examples) examples.resize(data.max_examples);
+  make_dirs(dir);
+  write_file_atomic(dir + "/config.yaml", root.dump() + "\n");
+  std::string sft, grpo;
+  for (const Example& ex : examples) {
+    json g = grpo_record(ex, prompt);
+    json r = sft_record(ex, prompt);
+    r["messages"].back()["content"] = g.at("solution");  // "<answer>\n[...]\n</answer>"
+    sft += dump_line(r);
+    grpo += dump_line(g);
+  }
+  write_file_atomic(dir + "/sft.jsonl", sft);
+  write_file_atomic(dir + "/grpo.jsonl", grpo);
+  const long n = long(examples.size());
+  json summary = {{"examples_selected", n}, {"done", n}, {"accepted", n}, {"rejected", 0}, {"errors", 0},
+                  {"answer_only", true}, {"backends", {{"generator", "none"}, {"evaluator", "none"}}}};
+  write_file_atomic(dir + "/summary.json", summary.dump(2) + "\n");
+  log::info("traces: think: false: " + std::to_string(n) + " answer-only SFT records, no agent called");
+  return summary;
+}
+
 }  // namespace
 
 json run_traces(const Config& root) {
@@ -239,6 +282,7 @@ json run_traces(const Config& root) {
   DataOptions data = parse_data(root.child("data"));
   Config prompt_cfg = optional_child(root, "prompt");
   PromptOptions prompt = read_prompt_options(prompt_cfg);
+  if (!root.get<bool>("think", true)) return write_answer_only(root, data, prompt);
   Agent gen = parse_agent(root.child("generator"), AgentRole::generator, seed);
   Agent eval = parse_agent(root.child("evaluator"), AgentRole::evaluator, seed);
   long max_consecutive_errors = 10;
@@ -247,6 +291,7 @@ json run_traces(const Config& root) {
   OutputOptions out;
   out.dir = out_cfg.require<std::string>("dir");
   out.retry_errors = out_cfg.get<bool>("retry_errors", true);
+  out.grpo_all = out_cfg.choice("grpo_prompts", "accepted", {"accepted", "all"}) == "all";
   out_cfg.check_unknown_keys();
   root.check_unknown_keys();
 
@@ -268,7 +313,7 @@ json run_traces(const Config& root) {
             std::to_string(examples.size() - todo.size()) + " already done, writing to " + out.dir);
 
   // Workers take examples in order; each runs its example's attempts in turn.
-  const int workers = std::max(gen.backend->max_parallel(), eval.backend->max_parallel());
+  const int workers = std::max(gen.backend->max_parallel(), eval.backend ? eval.backend->max_parallel() : 1);
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex mutex;  // guards the files, the progress line and the counters below
@@ -311,7 +356,7 @@ json run_traces(const Config& root) {
                 " examples in a row failed (loop.max_consecutive_errors); last error: " +
                 last_error + ". Fix the cause and run again: finished examples are kept.");
 
-  write_trainer_files(out.dir, examples, prompt);
+  write_trainer_files(out.dir, examples, prompt, out.grpo_all);
   json summary = summarize(out.dir, long(examples.size()), gen, eval);
   write_file_atomic(out.dir + "/summary.json", summary.dump(2) + "\n");
   return summary;

@@ -1,11 +1,14 @@
 // `rexdrug data`: prepare training/eval files from a corpus split, fetch the
-// corpora. See docs/data.md.
+// corpora, import the RexDrug release's traces. See docs/data.md, docs/traces.md.
 #include <cstdio>
 #include <memory>
 
+#include "agents/import_traces.h"
 #include "cli/commands.h"
 #include "core/data/fetch.h"
 #include "core/data/prepare.h"
+#include "core/util/error.h"
+#include "core/util/jsonl.h"
 
 namespace rexdrug::cli {
 
@@ -47,6 +50,58 @@ void add_prepare(CLI::App& data) {
   });
 }
 
+void add_import_traces(CLI::App& data) {
+  struct Args {
+    std::string traces, task, split = "train", corpus, data_dir, out, style = "full";
+    bool entities = false, no_context = false, skip_bad = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* sub = data.add_subcommand(
+      "import-traces",
+      "Turn the RexDrug release's trace file into sft.jsonl and grpo.jsonl, matched to the corpus by sentence");
+  sub->add_option("--traces", args->traces, "the release's JSONL (e.g. datasets/DrugComb/sft_cot_data/drugcomb_train.jsonl)")
+      ->required();
+  sub->add_option("--task", args->task, "drugcomb or ddi13")
+      ->required()
+      ->check(CLI::IsMember({"drugcomb", "ddi13"}));
+  sub->add_option("--corpus", args->corpus,
+                  "corpus file to match against (raw corpus or examples.jsonl; default: the --split file under --data-dir)");
+  sub->add_option("--split", args->split, "train or test, when --corpus is not given")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
+  sub->add_option("--data-dir", args->data_dir,
+                  "folder holding drugcomb/ and ddi13/ (default: $REXDRUG_DATA_DIR)");
+  sub->add_option("--out", args->out, "output folder (sft.jsonl, grpo.jsonl, summary.json)")->required();
+  sub->add_flag("--entities-in-prompt", args->entities, "list the drug mentions in the prompt");
+  sub->add_flag("--no-context", args->no_context, "leave the DrugComb paragraph out of the prompt");
+  sub->add_option("--prompt-style", args->style, "full or compact (docs/data.md)")
+      ->check(CLI::IsMember({"full", "compact"}))
+      ->capture_default_str();
+  sub->add_flag("--skip-bad-lines", args->skip_bad,
+                "warn about malformed corpus lines and skip them (counted) instead of failing");
+  sub->callback([args] {
+    const Task task = parse_task(args->task);
+    const std::string corpus = !args->corpus.empty()
+                                   ? args->corpus
+                                   : corpus_path(resolve_data_dir(args->data_dir), task, args->split);
+    if (!file_exists(corpus)) throw file_error(corpus, 0, "corpus file not found");
+    ReadOptions read;
+    read.skip_bad_lines = args->skip_bad;
+    PromptOptions prompt;
+    prompt.entities_in_prompt = args->entities;
+    prompt.context = !args->no_context;
+    prompt.style = args->style;
+    agents::ImportStats s =
+        agents::import_traces(args->traces, read_corpus(corpus, task, read), prompt, args->out);
+    std::printf("%s: %ld lines, %ld matched, %ld unmatched, %ld duplicates (%ld found by the "
+                "loose key, %ld answers differ from the gold, %ld empty think blocks)\n",
+                args->traces.c_str(), s.lines, s.matched, s.unmatched, s.duplicates,
+                s.loose_matches, s.answer_differs, s.empty_think);
+    for (const std::string& u : s.first_unmatched) std::printf("  unmatched %s\n", u.c_str());
+    std::printf("wrote %s/{sft,grpo}.jsonl and summary.json\n", args->out.c_str());
+  });
+}
+
 void add_fetch(CLI::App& data) {
   auto options = std::make_shared<FetchOptions>();
   CLI::App* sub = data.add_subcommand(
@@ -66,9 +121,10 @@ void add_fetch(CLI::App& data) {
 }  // namespace
 
 void add_data_commands(CLI::App& app) {
-  CLI::App* data = app.add_subcommand("data", "Corpus preparation and download");
+  CLI::App* data = app.add_subcommand("data", "Corpus preparation, download and trace import");
   data->require_subcommand(1);
   add_prepare(*data);
+  add_import_traces(*data);
   add_fetch(*data);
 }
 

@@ -34,7 +34,7 @@ eval::EvalResult run_eval(const EvalOptions& o) {
   eval::Predictions pred = eval::read_predictions(o.pred, task, gold);
   if (!pred.missing.empty())
     log::warn(std::to_string(pred.missing.size()) + " of " + std::to_string(gold.size()) +
-              " gold documents have no prediction in " + o.pred + "; scored as NO_COMB");
+              " gold documents have no prediction in " + o.pred + "; scored as NO_COMB (as no answer by the DrugComb rexdrug scorer)");
 
   eval::EvalResult result;
   result.task = task;
@@ -42,7 +42,7 @@ eval::EvalResult run_eval(const EvalOptions& o) {
   result.missing_ids = pred.missing;
   result.completion_status = pred.completion_status;
   for (auto s : drugcomb_scorers)
-    result.drugcomb.push_back(eval::score_drugcomb(gold, pred.answers, s));
+    result.drugcomb.push_back(eval::score_drugcomb(gold, pred, s));
   for (auto s : ddi13_scorers)
     result.ddi13.push_back(eval::score_ddi13(gold, pred.answers, s));
   return result;

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "cli/commands.h"
 #include "core/config/config.h"
@@ -12,6 +13,7 @@
 #include "serve/engine.h"
 #include "serve/extract.h"
 #include "serve/server.h"
+#include "serve/signals.h"
 
 namespace rexdrug::cli {
 namespace {
@@ -53,7 +55,7 @@ void add_extract(CLI::App& app) {
   struct Opts {
     ModelFlags m;
     std::string input, output, task = "drugcomb", config, lexicon;
-    bool resume = false, constrained = false;
+    bool resume = false, overwrite = false, skip_too_long = false, constrained = false;
     int batch_size = 8, think_tokens = 512, max_items = 4;
     int64_t max_new_tokens = 1024;
     float temperature = 0.0f, top_p = 1.0f;
@@ -67,6 +69,10 @@ void add_extract(CLI::App& app) {
   sub->add_option("--output", o->output, "Prediction JSONL (feeds `rexdrug eval --pred`)")->required();
   sub->add_option("--task", o->task, "drugcomb or ddi13")->capture_default_str();
   sub->add_flag("--resume", o->resume, "Keep the output and skip ids already in it");
+  sub->add_flag("--overwrite", o->overwrite, "Replace an existing output (without it, and without --resume, it is refused)");
+  sub->add_flag("--skip-too-long", o->skip_too_long,
+                "Leave out (and count) documents whose prompt + --max-new-tokens exceed the model's positions "
+                "(without it the run is refused)");
   sub->add_flag("--constrained", o->constrained, "Decode the answer block under the grammar");
   sub->add_option("--lexicon", o->lexicon, "Drug lexicon for --constrained (default $REXDRUG_DATA_DIR/drugcomb/drug_lexicon.txt)");
   sub->add_option("--think-tokens", o->think_tokens, "--constrained: think tokens before the answer is forced")->capture_default_str();
@@ -107,12 +113,15 @@ void add_extract(CLI::App& app) {
     x.output = o->output;
     x.task = parse_task(o->task);
     x.resume = o->resume;
+    x.overwrite = o->overwrite;
+    x.skip_too_long = o->skip_too_long;
     x.limit = o->limit;
     x.lexicon = o->lexicon.empty() ? default_lexicon() : o->lexicon;
+    serve::check_extract_options(x);  // before the (slow) model load
     serve::Engine engine(engine_options(o->m));
     serve::ExtractSummary s = serve::run_extract(engine, x);
-    std::printf("extracted %ld documents (%ld already done, %ld in the input) in %.1fs, %.1f tokens/s -> %s\n",
-                s.written, s.skipped, s.documents, s.seconds,
+    std::printf("extracted %ld documents (%ld already done, %ld too long, %ld in the input) in %.1fs, %.1f tokens/s -> %s\n",
+                s.written, s.skipped, s.too_long, s.documents, s.seconds,
                 s.seconds > 0 ? s.generated_tokens / s.seconds : 0.0, x.output.c_str());
   });
 }
@@ -131,7 +140,21 @@ void add_serve(CLI::App& app) {
   sub->add_option("--api-key-env", o->api_key_env,
                   "Environment variable holding the API key; requests then need 'Authorization: Bearer KEY'");
   sub->add_option("--max-concurrency", o->s.max_concurrency, "Requests in flight (more get 429)")->capture_default_str();
-  sub->add_option("--max-body-bytes", o->s.max_body_bytes, "Request body limit (more gets 413)")->capture_default_str();
+  sub->add_option("--max-body-bytes", o->s.max_body_bytes, "Request body limit, any transfer encoding (more gets 413)")
+      ->capture_default_str();
+  serve::TransportLimits& t = o->s.transport;
+  sub->add_option("--max-connections", t.max_connections, "Open connections (more are answered 503 at once)")
+      ->capture_default_str();
+  sub->add_option("--request-timeout", t.request_timeout_s,
+                  "Seconds a client has to send a whole request: line, headers and body (then 408)")
+      ->capture_default_str();
+  sub->add_option("--read-timeout", t.read_timeout_s, "Seconds a read waits for the client's next bytes (then 408)")
+      ->capture_default_str();
+  sub->add_option("--write-timeout", t.write_timeout_s, "Seconds a write waits for the client to take bytes")
+      ->capture_default_str();
+  sub->add_option("--shutdown-grace", o->s.shutdown_grace_s,
+                  "On SIGTERM/SIGINT: seconds requests in flight get to finish before they are cancelled")
+      ->capture_default_str();
   sub->add_option("--default-max-tokens", o->s.default_max_tokens, "max_tokens when a chat request gives none")->capture_default_str();
   sub->add_option("--extract-max-new-tokens", o->s.extract_max_new_tokens, "Token budget of /v1/extract")->capture_default_str();
   sub->add_option("--batch-window-ms", o->s.batching.window_ms, "How long to collect requests into one batch")->capture_default_str();
@@ -163,13 +186,25 @@ void add_serve(CLI::App& app) {
       s.api_key = key;
     }
     if (s.constrained && s.lexicon.empty()) s.lexicon = default_lexicon();
+    if (!(s.shutdown_grace_s >= 0)) throw Error("--shutdown-grace must be >= 0");
     serve::Engine engine(engine_options(o->m));
     serve::Server server(engine, s);
     int port = server.bind();
+    // SIGTERM / SIGINT: graceful shutdown on a thread of its own; a second signal kills.
+    serve::ShutdownSignals signals;
+    std::thread watcher([&] {
+      int sig = signals.wait();
+      if (sig == 0) return;
+      log::info("received " + serve::signal_name(sig) + ": shutting down (a second signal stops at once)");
+      server.shutdown();
+    });
     std::printf("listening on http://%s:%d\n", s.host.c_str(), port);
     std::fflush(stdout);
     if (!s.api_key.empty()) log::info("bearer token required (from $" + o->api_key_env + ")");
-    server.run();
+    server.run();  // returns once the listener is shut and every connection closed
+    signals.close();
+    watcher.join();
+    log::info("server stopped");
   });
 }
 

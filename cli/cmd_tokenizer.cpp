@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <random>
 
 #include <unistd.h>
 
@@ -128,10 +129,30 @@ Rate encode_rate(const Tokenizer& tokenizer, const std::vector<std::string>& tex
   return r;
 }
 
+// One word of n letters is one pre-token, so all of it goes through BPE merging:
+// the case that was quadratic (one merge per scan of the word). Returns table rows.
+std::string time_long_words(const std::string& name, const Tokenizer& tokenizer, const std::vector<int>& lengths) {
+  const std::string letters = "eeeeeeettttaaaaoooiiinnnsssrrhhllddcuumwfgypbvk";  // English-like
+  std::mt19937 rng(1);
+  std::string rows;
+  for (int n : lengths) {
+    if (n <= 0) continue;
+    std::string word;
+    for (int i = 0; i < n; ++i) word += letters[rng() % letters.size()];
+    double cpu0 = thread_cpu_seconds();
+    size_t tokens = tokenizer.encode(word).size();
+    char row[160];
+    std::snprintf(row, sizeof row, "%-30s %10d %12.3f %8zu\n", name.c_str(), n, thread_cpu_seconds() - cpu0, tokens);
+    rows += row;
+  }
+  return rows;
+}
+
 void add_bench(CLI::App& bench) {
   struct Args {
     std::string tokenizers, data_dir, sentencepiece;
     int passes = 3, vocab_size = 8000;
+    std::vector<int> word_lengths = {32768, 65536, 131072};
   };
   auto args = std::make_shared<Args>();
   CLI::App* sub = bench.add_subcommand("tokenize", "MB/s encoding the DrugComb paragraphs, one thread");
@@ -143,6 +164,9 @@ void add_bench(CLI::App& bench) {
   sub->add_option("--vocab-size", args->vocab_size, "vocabulary of the SentencePiece model trained here")
       ->capture_default_str();
   sub->add_option("--passes", args->passes, "timed passes over the paragraphs (after the first)")
+      ->capture_default_str();
+  sub->add_option("--word-lengths", args->word_lengths,
+                  "also time one word of each length (letters) with the byte-level BPEs; 0 = skip")
       ->capture_default_str();
   sub->callback([args] {
     std::string data_dir = resolve_data_dir(args->data_dir);
@@ -180,6 +204,7 @@ void add_bench(CLI::App& bench) {
     }
     runs.push_back({"SentencePiece (trained here)", sp});
 
+    std::string words;  // long-word rows, printed after the table
     std::printf("%-30s %7s %14s %14s %9s\n", "tokenizer", "load s", "cold MB/s cpu", "warm MB/s cpu",
                 "tok/para");
     for (const auto& [name, path] : runs) {
@@ -188,11 +213,13 @@ void add_bench(CLI::App& bench) {
       double load = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       Rate cold = encode_rate(*tokenizer, paragraphs, 1);  // the BPE cache starts empty
       Rate warm = encode_rate(*tokenizer, paragraphs, args->passes);
+      if (tokenizer->kind() == "bpe") words += time_long_words(name, *tokenizer, args->word_lengths);
       std::printf("%-30s %7.2f %14.2f %14.2f %9.1f   (wall: %.2f / %.2f MB/s)\n", name.c_str(), load,
                   cold.cpu_mb_s, warm.cpu_mb_s, double(cold.tokens) / paragraphs.size(), cold.wall_mb_s,
                   warm.wall_mb_s);
     }
     if (!scratch.empty()) fs::remove_all(scratch);
+    if (!words.empty()) std::printf("\none word of N letters:\n%-30s %10s %12s %8s\n%s", "tokenizer", "letters", "cpu s", "tokens", words.c_str());
   });
 }
 

@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "core/io/safetensors.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
 
@@ -28,7 +29,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string level = "info";
   app.add_option("--log-level", level, "debug, info, warn or error")->capture_default_str();
-  app.parse_complete_callback([&] { rexdrug::log::set_level(rexdrug::log::parse_level(level)); });
+  bool allow_nonfinite = false;
+  app.add_flag("--allow-nonfinite-weights", allow_nonfinite,
+               "load checkpoints holding NaN/Inf weights (a warning per tensor instead of an error)");
+  app.parse_complete_callback([&] {
+    rexdrug::log::set_level(rexdrug::log::parse_level(level));
+    rexdrug::io::set_allow_nonfinite_weights(allow_nonfinite);
+  });
 
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks (numbers go to docs/benchmarks.md)");
   bench->require_subcommand(1);

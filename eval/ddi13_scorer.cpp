@@ -12,25 +12,29 @@
 // types; macro F1 is the mean of the four per-type F1 (a type without any count
 // has F1 0 and still takes part).
 //
-// rexdrug (RexDrug release variant, quirks kept): a relation is (type, sorted
-// list of normalised names, not de-duplicated). A side of a sentence is NO_COMB
-// when its valid items are none or exactly one NO_COMB item with an empty set;
-// so a sentence whose predicted items were all dropped, or whose id is missing,
-// is a NO_COMB prediction. Per sentence:
+// rexdrug (the RexDrug release's eval/eval_files_ddi.py, quirks kept): a
+// relation is (type, sorted list of normalised names, not de-duplicated). A side
+// of a sentence is NO_COMB when it holds no valid item, or exactly one no_comb
+// item with an empty name list; so a sentence whose predicted items were all
+// dropped, or whose id is missing, is a NO_COMB prediction, while two no_comb
+// items, or a no_comb item listing names, are not. no_comb items never count
+// beyond that test. Per sentence:
 // - both NO_COMB: one true positive (class no_comb);
-// - gold NO_COMB, prediction not: one false positive per predicted item,
-//   duplicates included (class = the item's type), and one false negative
-//   (class no_comb);
-// - gold pairs, prediction NO_COMB: one false negative per gold item,
-//   duplicates included (class = its type), and one false positive (no_comb);
-// - otherwise the two sets of relations are compared: intersection = true
-//   positives, predicted only = false positives, gold only = false negatives.
+// - gold NO_COMB, prediction not: one false negative (class no_comb) and one
+//   false positive per predicted pair, duplicates included (class = its type);
+// - gold pairs, prediction NO_COMB: one false positive (class no_comb) and one
+//   false negative per gold pair, duplicates included;
+// - otherwise the two sets of pair relations are compared (no_comb items left
+//   out of both): intersection = true positives, predicted only = false
+//   positives, gold only = false negatives.
 // Micro P/R/F1 pool every class; macro F1 is the mean per-class F1 over every
 // class that received any count, no_comb included.
-// Decision where the text is open (also in docs/eval.md): a valid NO_COMB item
-// in a prediction that is not NO_COMB (e.g. next to pairs, or two NO_COMB
-// items) is a relation ("no_comb", []) of its own, so it is a false positive
-// of class no_comb, as in the release, which keeps every item it parsed.
+// The release validates predicted items more loosely than parse_answer_items:
+// it keeps a no_comb item with names, a pair whose ent_set has >= 2 entries
+// even when they are one name once normalised (["a", "A"]), and drops only the
+// non-string entries of an ent_set. Those items reach us as dropped items
+// (kinds no_comb_with_drugs, too_few_drugs, drug_not_string) whose detail is
+// the item's JSON text, so the release's rule is applied to that text here.
 #include "eval/ddi13_scorer.h"
 
 #include <algorithm>
@@ -77,36 +81,67 @@ void score_standard(const Example& ex, const ParsedAnswer* answer,
   compare_sets(gold, pred, counts);
 }
 
-// Valid items of one side as the release sees them: relations plus NO_COMB items.
-std::vector<Rel> rexdrug_items(const std::vector<Relation>& relations, int no_comb_items) {
-  std::vector<Rel> items;
-  for (const auto& rel : relations) items.push_back(make_rel(rel, /*dedup=*/false));
-  for (int i = 0; i < no_comb_items; ++i) items.push_back(Rel{kNoComb, {}});
-  return items;
-}
+// One side of a sentence as the release sees it: its pair relations and its
+// no_comb items, with or without names.
+struct Side {
+  std::vector<Rel> pairs;
+  int no_comb_empty = 0, no_comb_named = 0;
+  bool is_no_comb() const {
+    const size_t items = pairs.size() + size_t(no_comb_empty) + size_t(no_comb_named);
+    return items == 0 || (items == 1 && no_comb_empty == 1);
+  }
+};
 
-bool is_no_comb(const std::vector<Rel>& items) {
-  return items.empty() ||
-         (items.size() == 1 && items[0].first == kNoComb && items[0].second.empty());
+// The release's rule for one predicted item (line_to_pairs in eval_files_ddi.py),
+// applied to an item parse_answer_items dropped: adds it to `side` when the
+// release keeps it.
+void add_if_release_keeps(const ItemError& e, Side& side) {
+  if (e.kind != "too_few_drugs" && e.kind != "no_comb_with_drugs" && e.kind != "drug_not_string")
+    return;
+  // detail is cut beyond 200 characters: such an item stays dropped.
+  nlohmann::json item = nlohmann::json::parse(e.detail, nullptr, false);
+  if (!item.is_object()) return;
+  auto type_it = item.find("type");
+  if (type_it == item.end() || !type_it->is_string()) return;
+  const std::string type = to_lower_ascii(trim(type_it->get<std::string>()));
+  const bool no_comb = type == kNoComb;
+  if (!no_comb && std::find(kTypes.begin(), kTypes.end(), type) == kTypes.end()) return;
+  auto set_it = item.find("ent_set");
+  nlohmann::json names = set_it == item.end() ? nlohmann::json::array() : *set_it;
+  if (!names.is_array()) return;
+  if (no_comb) {
+    ++(names.empty() ? side.no_comb_empty : side.no_comb_named);
+    return;
+  }
+  if (names.size() < 2) return;  // entries counted as written, strings or not
+  Rel rel{type, {}};
+  for (const auto& n : names)
+    if (n.is_string()) rel.second.push_back(normalize_name(n.get<std::string>()));
+  std::sort(rel.second.begin(), rel.second.end());
+  side.pairs.push_back(std::move(rel));
 }
 
 void score_rexdrug(const Example& ex, const ParsedAnswer* answer,
                    std::map<std::string, Counts>& counts) {
-  std::vector<Rel> gold = rexdrug_items(ex.relations, 0);
-  std::vector<Rel> pred =
-      answer ? rexdrug_items(answer->relations, answer->no_comb_items) : std::vector<Rel>{};
-  bool gold_nc = is_no_comb(gold), pred_nc = is_no_comb(pred);
+  Side gold, pred;
+  for (const auto& rel : ex.relations) gold.pairs.push_back(make_rel(rel, /*dedup=*/false));
+  if (answer) {
+    for (const auto& rel : answer->relations) pred.pairs.push_back(make_rel(rel, false));
+    pred.no_comb_empty = answer->no_comb_items;
+    for (const auto& e : answer->errors) add_if_release_keeps(e, pred);
+  }
+  const bool gold_nc = gold.is_no_comb(), pred_nc = pred.is_no_comb();
   if (gold_nc && pred_nc) {
     ++counts[kNoComb].tp;
   } else if (gold_nc) {
-    for (const Rel& r : pred) ++counts[r.first].fp;
     ++counts[kNoComb].fn;
+    for (const Rel& r : pred.pairs) ++counts[r.first].fp;
   } else if (pred_nc) {
-    for (const Rel& r : gold) ++counts[r.first].fn;
     ++counts[kNoComb].fp;
+    for (const Rel& r : gold.pairs) ++counts[r.first].fn;
   } else {
-    compare_sets(std::set<Rel>(gold.begin(), gold.end()), std::set<Rel>(pred.begin(), pred.end()),
-                 counts);
+    compare_sets(std::set<Rel>(gold.pairs.begin(), gold.pairs.end()),
+                 std::set<Rel>(pred.pairs.begin(), pred.pairs.end()), counts);
   }
 }
 

@@ -2,9 +2,9 @@
 //
 // A relation becomes an item: the set of its distinct normalised drug names
 // (normalize_name: lower-case, trimmed, inner whitespace collapsed) and its
-// label. Predicted items that are invalid (a non-NO_COMB item with < 2 distinct
-// names, an unknown type, a non-list ent_set) were already dropped by
-// parse_answer_items and are only counted here, by kind.
+// label. Predicted items that are invalid were already dropped (original: by
+// parse_answer_items; rexdrug: by the release's rules, release_drugcomb_answer)
+// and are only counted here, by kind.
 //
 // Binary label: mode pos -> only POS is positive; mode any -> POS, COMB and NEG
 // are positive. NO_COMB is always negative.
@@ -22,28 +22,32 @@
 // P = mean credit of predicted positive keys, R = mean credit of gold positive
 // keys, F1 = 2PR / (P + R); each 0 where undefined (no keys, P + R = 0).
 //
-// rexdrug (RexDrug release variant): every key counts, positive or not. A
-// NO_COMB document is an item with the empty set, and two empty sets match with
-// score 1. Credit of a key = best score among its records whose other label
-// equals its own label. On the prediction side an empty list, an explicit
-// {"type": "NO_COMB", "ent_set": []} item or a missing id gives an empty-set
-// item; a document whose predicted items were all dropped as errors gives no
-// predicted item at all (it can only lose recall).
-// Decisions where the text is open (also in docs/eval.md):
-// - a valid NO_COMB item next to valid relations is kept as an empty-set item
-//   of its own (it can only match a gold NO_COMB document);
-// - an unparseable completion arrives here as a ParsedAnswer with no items and
-//   one error (see answer_for_scoring in eval/predictions.h), so it is a
-//   document whose items were all dropped: no predicted item;
-// - the original scorer gets no empty-set items: they are negative keys and
-//   could not change its numbers anyway.
+// rexdrug (the RexDrug release's eval/eval_files_drugcomb.py, quirks kept):
+// every key counts, positive or not. A gold NO_COMB document is an item with
+// the empty set; two empty sets match with score 1, and so do two equal sets in
+// partial mode even with fewer than 2 drugs (the release matches on >= 2 shared
+// drugs *or* a score of 1). Names normalising to "" are left out of a set.
+// Credit of a key = best score among its records whose other label equals its
+// own label. The predicted items are exactly those the release keeps
+// (release_drugcomb_answer): a type written exactly POS, NEG, COMB or NO_COMB
+// ("pos" is dropped), an ent_set that is a list of strings (so {"type":
+// "NO_COMB"} without one is dropped), and >= 2 distinct names unless NO_COMB.
+// A NO_COMB item that lists names is kept as a negative item with that set.
+// An empty list, a document whose items were all dropped, an answer that is not
+// strict JSON and a missing id all give no predicted item: the gold item of
+// that document goes unmatched. (The release has no missing ids; a line
+// without a response reads "[]", i.e. no item.)
+// The original scorer is unchanged by this: it gets only positive-labelled
+// relations from parse_answer_items and never sees empty sets.
 #include "eval/drugcomb_scorer.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "core/util/error.h"
 #include "core/util/text.h"
+#include "eval/predictions.h"
 
 namespace rexdrug::eval {
 namespace {
@@ -59,10 +63,15 @@ struct DocItems {
   std::vector<Item> gold, pred;
 };
 
-NameSet make_set(const Relation& rel, MatchLevel level, const std::string& doc_id) {
+// drop_empty: the release leaves names that normalise to "" out of a set.
+NameSet make_set(const Relation& rel, MatchLevel level, const std::string& doc_id,
+                 bool drop_empty) {
   NameSet set;
   if (level == MatchLevel::name) {
-    for (const auto& d : rel.drugs) set.push_back(normalize_name(d));
+    for (const auto& d : rel.drugs) {
+      std::string name = normalize_name(d);
+      if (!name.empty() || !drop_empty) set.push_back(std::move(name));
+    }
   } else {
     if (rel.span_ids.empty() && !rel.drugs.empty())
       throw Error("span-level scoring needs span ids on every relation (document " + doc_id + ")");
@@ -73,32 +82,29 @@ NameSet make_set(const Relation& rel, MatchLevel level, const std::string& doc_i
   return set;
 }
 
-Item make_item(const Relation& rel, MatchLevel level, const std::string& doc_id) {
-  return Item{make_set(rel, level, doc_id), to_upper_ascii(trim(rel.label))};
+Item make_item(const Relation& rel, MatchLevel level, const std::string& doc_id,
+               DrugCombScorer scorer) {
+  return Item{make_set(rel, level, doc_id, scorer == DrugCombScorer::rexdrug),
+              to_upper_ascii(trim(rel.label))};
 }
 
 const Item kNoComb{{}, "NO_COMB"};
 
 std::vector<Item> gold_items(const Example& ex, DrugCombScorer scorer, MatchLevel level) {
   std::vector<Item> items;
-  for (const auto& rel : ex.relations) items.push_back(make_item(rel, level, ex.id));
+  for (const auto& rel : ex.relations) items.push_back(make_item(rel, level, ex.id, scorer));
   if (items.empty() && scorer == DrugCombScorer::rexdrug) items.push_back(kNoComb);
   return items;
 }
 
-// answer == nullptr: the id was missing from the predictions (a NO_COMB prediction).
+// answer == nullptr: the id was missing from the predictions (no item).
 std::vector<Item> pred_items(const ParsedAnswer* answer, const std::string& doc_id,
                              DrugCombScorer scorer, MatchLevel level) {
   std::vector<Item> items;
-  if (answer)
-    for (const auto& rel : answer->relations) items.push_back(make_item(rel, level, doc_id));
-  if (scorer != DrugCombScorer::rexdrug) return items;
-  bool all_dropped = answer && answer->relations.empty() && answer->no_comb_items == 0 &&
-                     !answer->errors.empty();
-  if (all_dropped) return items;  // empty: no predicted item at all
-  int no_comb = answer ? answer->no_comb_items : 0;
-  if (items.empty() && no_comb == 0) no_comb = 1;  // empty list or missing id
-  for (int i = 0; i < no_comb; ++i) items.push_back(kNoComb);  // duplicates pool into one key
+  if (!answer) return items;
+  for (const auto& rel : answer->relations) items.push_back(make_item(rel, level, doc_id, scorer));
+  if (scorer == DrugCombScorer::rexdrug)  // duplicates pool into one key
+    for (int i = 0; i < answer->no_comb_items; ++i) items.push_back(kNoComb);
   return items;
 }
 
@@ -108,13 +114,16 @@ bool is_positive(const std::string& label, bool any) {
 }
 
 // Returns the match score, or a negative value when g and p do not match.
-double match_score(const NameSet& g, const NameSet& p, bool exact) {
+// equal_sets_match: partial mode also matches equal sets of < 2 drugs (rexdrug).
+double match_score(const NameSet& g, const NameSet& p, bool exact, bool equal_sets_match) {
   if (g.empty() && p.empty()) return 1.0;  // two NO_COMB items (rexdrug scorer only)
   NameSet inter;
   std::set_intersection(g.begin(), g.end(), p.begin(), p.end(), std::back_inserter(inter));
   size_t uni = g.size() + p.size() - inter.size();
-  if (exact) return inter.size() == uni ? 1.0 : -1.0;
-  return inter.size() >= 2 ? double(inter.size()) / double(uni) : -1.0;
+  const bool equal = inter.size() == uni;
+  if (exact) return equal ? 1.0 : -1.0;
+  if (inter.size() >= 2) return double(inter.size()) / double(uni);
+  return equal && equal_sets_match ? 1.0 : -1.0;
 }
 
 struct Record {
@@ -125,8 +134,8 @@ using Key = std::tuple<size_t, NameSet, bool>;  // (document, set, binary label)
 using Records = std::map<Key, std::vector<Record>>;
 
 // Fills the gold and predicted records of one document (the alignment step).
-void align(size_t doc, const DocItems& items, bool any, bool exact, Records& gold,
-           Records& pred) {
+void align(size_t doc, const DocItems& items, bool any, bool exact, bool equal_sets_match,
+           Records& gold, Records& pred) {
   std::vector<bool> pred_matched(items.pred.size(), false);
   for (const Item& g : items.gold) {
     bool g_pos = is_positive(g.label, any);
@@ -134,7 +143,7 @@ void align(size_t doc, const DocItems& items, bool any, bool exact, Records& gol
     bool found = false;
     for (size_t k = 0; k < items.pred.size(); ++k) {
       const Item& p = items.pred[k];
-      double score = match_score(g.set, p.set, exact);
+      double score = match_score(g.set, p.set, exact, equal_sets_match);
       if (score < 0) continue;
       bool p_pos = is_positive(p.label, any);
       g_records.push_back({p_pos, score});
@@ -173,7 +182,9 @@ double mean_credit(const Records& records, DrugCombScorer scorer) {
 Prf score_setting(const std::vector<DocItems>& docs, DrugCombScorer scorer, bool any,
                   bool exact) {
   Records gold, pred;
-  for (size_t d = 0; d < docs.size(); ++d) align(d, docs[d], any, exact, gold, pred);
+  const bool equal_sets_match = scorer == DrugCombScorer::rexdrug;
+  for (size_t d = 0; d < docs.size(); ++d)
+    align(d, docs[d], any, exact, equal_sets_match, gold, pred);
   Prf out;
   out.p = mean_credit(pred, scorer);
   out.r = mean_credit(gold, scorer);
@@ -181,7 +192,67 @@ Prf score_setting(const std::vector<DocItems>& docs, DrugCombScorer scorer, bool
   return out;
 }
 
+// An item as text for the error report, cut short at a UTF-8 boundary.
+std::string clip_json(const nlohmann::json& j) {
+  std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  size_t cut = 200;
+  if (s.size() <= cut) return s;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "...";
+}
+
+// The release's check of one predicted item: "" when kept, else its error counter.
+std::string release_item_error(const nlohmann::json& item) {
+  if (!item.is_object()) return "structural_errors";
+  static const std::set<std::string> allowed = {"POS", "NEG", "COMB", "NO_COMB"};
+  auto type = item.find("type");  // case and spaces matter: "pos" is not a type
+  if (type == item.end() || !type->is_string() || !allowed.count(type->get<std::string>()))
+    return "relation_type_errors";
+  auto names = item.find("ent_set");  // required, even for NO_COMB
+  if (names == item.end() || !names->is_array()) return "ent_set_errors";
+  std::set<std::string> distinct;
+  for (const auto& n : *names) {
+    if (!n.is_string()) return "ent_set_errors";
+    std::string name = normalize_name(n.get<std::string>());
+    if (!name.empty()) distinct.insert(name);
+  }
+  if (type->get<std::string>() != "NO_COMB" && distinct.size() < 2) return "ent_set_errors";
+  return "";
+}
+
 }  // namespace
+
+ParsedAnswer release_drugcomb_answer(const nlohmann::json* response) {
+  ParsedAnswer out;
+  if (!response || !response->is_array()) {  // unreadable, or not a list
+    out.errors.push_back({"structural_errors", response ? clip_json(*response) : "no JSON"});
+    return out;
+  }
+  for (const auto& item : *response) {
+    ++out.items;
+    std::string error = release_item_error(item);
+    if (!error.empty()) {
+      out.errors.push_back({error, clip_json(item)});
+      continue;
+    }
+    Relation rel{item["type"].get<std::string>(), {}, {}};
+    for (const auto& n : item["ent_set"]) rel.drugs.push_back(n.get<std::string>());
+    if (rel.label == "NO_COMB" && rel.drugs.empty()) ++out.no_comb_items;
+    else out.relations.push_back(std::move(rel));  // NO_COMB with names included
+  }
+  return out;
+}
+
+DrugCombScores score_drugcomb(const std::vector<Example>& gold, const Predictions& pred,
+                              DrugCombScorer scorer) {
+  if (scorer == DrugCombScorer::original) return score_drugcomb(gold, pred.answers, scorer);
+  std::map<std::string, ParsedAnswer> release;
+  for (const auto& [id, answer] : pred.answers) {
+    auto it = pred.responses.find(id);
+    release[id] = release_drugcomb_answer(it == pred.responses.end() ? nullptr : &it->second);
+  }
+  return score_drugcomb(gold, release, scorer);
+}
 
 DrugCombScorer parse_drugcomb_scorer(const std::string& name) {
   if (name == "original") return DrugCombScorer::original;

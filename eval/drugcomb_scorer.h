@@ -6,11 +6,15 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/data/answer.h"
 #include "core/data/example.h"
 #include "eval/metrics.h"
 
 namespace rexdrug::eval {
+
+struct Predictions;  // eval/predictions.h
 
 enum class DrugCombScorer { original, rexdrug };
 DrugCombScorer parse_drugcomb_scorer(const std::string& name);  // else Error
@@ -26,13 +30,26 @@ struct DrugCombScores {
   Prf pos_exact, pos_partial, any_exact, any_partial;
   std::map<std::string, long> errors;  // dropped predicted items, by ItemError::kind
   long documents = 0;                  // gold documents
-  long missing = 0;                    // gold documents without a prediction (NO_COMB)
+  long missing = 0;                    // gold documents without a prediction (no item)
 };
 
-// pred maps a document id to its parsed answer; ids absent from pred count as
-// NO_COMB predictions (see `missing`), ids absent from gold throw Error.
+// pred maps a document id to its answer; ids absent from gold throw Error.
+// original: an id absent from pred predicts nothing (see `missing`). rexdrug
+// takes each answer as the release's list of kept items: relations (a NO_COMB
+// relation may list names) and no_comb_items empty NO_COMB items; an absent id
+// or an answer without items predicts no item at all.
 DrugCombScores score_drugcomb(const std::vector<Example>& gold,
                               const std::map<std::string, ParsedAnswer>& pred,
                               DrugCombScorer scorer, MatchLevel level = MatchLevel::name);
+
+// A prediction file: original scores pred.answers (our validation); rexdrug
+// scores pred.responses validated by release_drugcomb_answer.
+DrugCombScores score_drugcomb(const std::vector<Example>& gold, const Predictions& pred,
+                              DrugCombScorer scorer);
+
+// The release's validation of one predicted list (eval_files_drugcomb.py):
+// response == nullptr means no JSON could be read. Errors carry the release's
+// counter names: structural_errors, relation_type_errors, ent_set_errors.
+ParsedAnswer release_drugcomb_answer(const nlohmann::json* response);
 
 }  // namespace rexdrug::eval

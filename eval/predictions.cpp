@@ -74,12 +74,15 @@ Predictions read_predictions(const std::string& path, Task task,
       if (!j["relations"].is_array())
         throw file_error(path, line, "field 'relations' must be a list");
       out.answers[id] = parse_answer_items(j["relations"], task);
+      out.responses[id] = j["relations"];
     } else {
       if (!j["completion"].is_string())
         throw file_error(path, line, "field 'completion' must be a string");
       ParsedCompletion c = parse_completion(j["completion"].get<std::string>(), task);
       ++out.completion_status[to_string(c.status)];
       out.answers[id] = answer_for_scoring(c);
+      json strict = json::parse(c.answer_text, nullptr, /*allow_exceptions=*/false);
+      if (!strict.is_discarded()) out.responses[id] = std::move(strict);
     }
   });
   for (const auto& ex : gold)

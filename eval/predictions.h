@@ -13,6 +13,10 @@ namespace rexdrug::eval {
 
 struct Predictions {
   std::map<std::string, ParsedAnswer> answers;   // by document id
+  // The answer JSON of each line as written, before any validation: the
+  // `relations` list, or a completion's answer text read as strict JSON (absent
+  // when it is not). The DrugComb `rexdrug` scorer validates it the release's way.
+  std::map<std::string, nlohmann::json> responses;
   std::map<std::string, long> completion_status;  // parse status counts of "completion" lines
   std::vector<std::string> missing;               // gold ids without a line, in gold order
   long lines = 0;                                 // non-blank lines read

@@ -111,7 +111,7 @@ std::string report_markdown(const EvalResult& r) {
   out += "\nDropped predicted items: " + counts_text(errors) + "\n";
   if (!r.completion_status.empty())
     out += "Completion parse status: " + counts_text(r.completion_status) + "\n";
-  out += "Missing predictions (scored as NO_COMB): " + std::to_string(r.missing_ids.size());
+  out += "Missing predictions (scored as NO_COMB; as no answer by the DrugComb rexdrug scorer): " + std::to_string(r.missing_ids.size());
   const size_t shown = 5;
   for (size_t i = 0; i < r.missing_ids.size() && i < shown; ++i)
     out += (i ? ", " : " (") + r.missing_ids[i];

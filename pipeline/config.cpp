@@ -3,10 +3,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "agents/import_traces.h"
 #include "core/data/prompt.h"
 #include "core/train/run.h"
 #include "core/util/error.h"
 #include "core/util/text.h"
+#include "pipeline/reuse.h"
 #include "reward/reward_function.h"
 #include "rl/options.h"
 #include "sft/options.h"
@@ -68,9 +70,12 @@ void fill(YAML::Node root, const std::string& file, const std::string& block, co
 }
 
 // The top-level keys of the traces config (agents/traces.cpp reads the nested ones when
-// the stage runs: it has no parse-only entry point).
+// the stage runs: it has no parse-only entry point), and `source`/`path` (with
+// source: file the agent keys are allowed but unused).
 void check_traces_block(const Config& c) {
-  for (const char* k : {"seed", "data", "prompt", "generator", "evaluator", "loop", "output"}) c.get<YAML::Node>(k, {});
+  agents::trace_file_source(c);
+  for (const char* k : {"seed", "data", "prompt", "generator", "evaluator", "loop", "output", "think"})
+    c.get<YAML::Node>(k, {});
   c.check_unknown_keys();
 }
 
@@ -121,7 +126,7 @@ void validate_blocks(const PipelineConfig& p) {
 
 void check_extract_block(const Config& c) {
   Config s = optional_child(c, "sampling");
-  for (const char* k : {"max_new_tokens", "seed"}) s.get<int64_t>(k, 0);
+  for (const char* k : {"max_new_tokens", "seed", "top_k"}) s.get<int64_t>(k, 0);
   for (const char* k : {"temperature", "top_p"}) s.get<double>(k, 0);
   s.check_unknown_keys();
   for (const char* k : {"batch_size", "think_tokens", "max_items"}) c.get<int>(k, 0);
@@ -158,13 +163,14 @@ std::string PipelineConfig::stage_dir(const std::string& stage) const {
 }
 
 bool PipelineConfig::enabled(const std::string& stage) const {
+  if (skipped.count(stage)) return false;
   if (stage == "tokenizer" || stage == "pretrain") return from_scratch;
   if (stage == "merge") return lora;
   return true;
 }
 
 PipelineConfig load_pipeline_config(const std::string& path, const std::vector<std::string>& overrides) {
-  Config top = Config::load(path, overrides);
+  Config top(load_merged_yaml(path, overrides), path, "");  // base: merged (pipeline/reuse.h)
   PipelineConfig p;
   p.file = path;
   p.root = top.node();
@@ -186,7 +192,8 @@ PipelineConfig load_pipeline_config(const std::string& path, const std::vector<s
     throw top.error("model", "from_scratch: true builds the model from pretrain.model.config; remove model");
   if (!p.from_scratch && p.model.empty())
     throw top.error("model", "missing: the HF checkpoint folder to fine-tune (or set from_scratch: true)");
-  for (const char* s : {"prompt", "data", "tokenizer", "pretrain", "traces", "sft", "grpo", "extract", "report"})
+  for (const char* s : {"prompt", "data", "tokenizer", "pretrain", "traces", "sft", "grpo", "extract", "report",
+                        "skip", "reuse"})
     top.get<YAML::Node>(s, {});
   top.check_unknown_keys();
   if (!p.from_scratch)
@@ -199,6 +206,7 @@ PipelineConfig load_pipeline_config(const std::string& path, const std::vector<s
   const YAML::Node block = sft.IsDefined() && sft.IsMap() ? sft["lora"] : YAML::Node();
   const YAML::Node lora = block.IsDefined() && block.IsMap() ? block["enabled"] : YAML::Node();
   p.lora = lora.IsDefined() && lora.IsScalar() && lora.as<bool>(false);
+  read_ablation_keys(top, p);
 
   validate_blocks(p);
   return p;

@@ -3,9 +3,11 @@
 // fills in (run folders, data and model paths of the previous stage). See docs/pipeline.md.
 #pragma once
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "core/config/config.h"
@@ -32,6 +34,11 @@ struct PipelineConfig {
   // The `prompt:` block: the prompts the traces stage writes for SFT and GRPO and the
   // extract stages build, so training and testing see the same prompt.
   PromptOptions prompt;
+  // Ablations (pipeline/reuse.h): stages left out (`skip:`, with the stages that need
+  // them) and the stages taken from another finished run (`reuse:`).
+  std::set<std::string> skipped;
+  std::string reuse_dir;
+  std::vector<std::string> reuse_stages;
 
   // The stage's block with the pipeline's values filled in, as a Config whose error
   // messages name "<file>: <stage>.<key>". `fills` maps dotted keys to values; a key the
@@ -48,6 +55,14 @@ struct PipelineConfig {
 // Loads the YAML, applies overrides, expands ${VAR} in every string, reads the top-level
 // keys and checks every block: unknown keys anywhere are errors naming file and key.
 PipelineConfig load_pipeline_config(const std::string& path, const std::vector<std::string>& overrides);
+
+// Every enabled stage's configuration as the stage will read it: the training blocks
+// through their own parsers (defaults filled in), the paths of earlier stages' outputs
+// resolved (pipeline/print_config.cpp; `rexdrug pipeline --print-config`).
+nlohmann::json resolve_pipeline_config(const PipelineConfig& p);
+// A YAML value as JSON: a plain scalar becomes an integer, a number or a boolean when it
+// reads fully as one; quoted scalars stay strings.
+nlohmann::json yaml_to_json(const YAML::Node& node);
 
 // Helpers for reading optional blocks of the pipeline's own (non-stage) keys.
 Config optional_child(const Config& parent, const std::string& key);

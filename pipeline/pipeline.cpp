@@ -7,6 +7,7 @@
 #include "core/util/jsonl.h"
 #include "core/util/log.h"
 #include "core/util/progress.h"
+#include "pipeline/reuse.h"
 #include "pipeline/stages.h"
 
 namespace fs = std::filesystem;
@@ -39,7 +40,10 @@ RunSummary run_pipeline(const PipelineConfig& p, const RunOptions& o) {
   for (const std::string& s : {o.only, o.from})
     if (!s.empty() && !p.enabled(s))
       throw Error("stage " + s + " is not part of this pipeline (" +
-                  (s == "merge" ? std::string("sft.lora.enabled is false") : "from_scratch is false") + ")");
+                  (p.skipped.count(s) ? std::string("skip:")
+                   : s == "merge"     ? std::string("sft.lora.enabled is false")
+                                      : std::string("from_scratch is false")) +
+                  ")");
 
   make_dirs(p.run_dir);
   write_file_atomic(p.run_dir + "/pipeline.yaml", YAML::Dump(p.root) + "\n");
@@ -47,6 +51,7 @@ RunSummary run_pipeline(const PipelineConfig& p, const RunOptions& o) {
   if (!o.from.empty())
     for (size_t i = from; i < stage_names().size(); ++i) clear_stage(p, stage_names()[i]);
   if (!o.only.empty()) clear_stage(p, o.only);
+  const std::set<std::string> reused = link_reused_stages(p);
 
   RunSummary summary;
   for (const std::string& stage : stage_names()) {
@@ -55,9 +60,11 @@ RunSummary run_pipeline(const PipelineConfig& p, const RunOptions& o) {
     const std::string done_path = p.stage_dir(stage) + "/done.json";
     if (fs::exists(done_path)) {
       json done = read_done(p, stage);
-      log::info("stage " + stage + ": done in an earlier run (" + format_duration(done.value("seconds", 0.0)) +
-                "), skipped");
-      summary.timings.push_back({stage, done.value("seconds", 0.0), true});
+      const bool reuse = reused.count(stage) > 0;
+      log::info("stage " + stage + ": " +
+                (reuse ? "reused from " + done.value("reused_from", std::string()) + " (not run here)"
+                       : "done in an earlier run (" + format_duration(done.value("seconds", 0.0)) + "), skipped"));
+      summary.timings.push_back({stage, done.value("seconds", 0.0), true, reuse});
       if (stage == "report") {
         summary.report = done["outputs"].value("report", "");
         summary.results_table = done["outputs"].value("results_table", "");
@@ -68,7 +75,8 @@ RunSummary run_pipeline(const PipelineConfig& p, const RunOptions& o) {
     const auto start = std::chrono::steady_clock::now();
     json outputs = run_stage(stage, p, o.progress);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    json done = {{"stage", stage}, {"seconds", seconds}, {"outputs", outputs}};
+    // "config": what decided the outputs, compared when another run reuses the stage.
+    json done = {{"stage", stage}, {"seconds", seconds}, {"outputs", outputs}, {"config", stage_fingerprint(p, stage)}};
     write_file_atomic(done_path, done.dump(2) + "\n");
     log::info("stage " + stage + ": finished in " + format_duration(seconds));
     summary.timings.push_back({stage, seconds, false});

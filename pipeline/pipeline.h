@@ -1,7 +1,8 @@
 // `rexdrug pipeline`: every stage of the two-stage method in order, from one config,
 // in-process. Stage i writes into <run_dir>/<NN-stage>/ and ends with done.json
 // ({"stage", "seconds", "outputs"}); a stage with a done.json is skipped, so a rerun
-// resumes. See docs/pipeline.md.
+// resumes. Stages listed in `reuse:` are linked from another finished run instead
+// (pipeline/reuse.h). See docs/pipeline.md.
 #pragma once
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@ struct StageTiming {
   std::string stage;
   double seconds = 0;
   bool skipped = false;  // done in an earlier run (seconds are that run's)
+  bool reused = false;   // taken from another run (reuse:), never run here
 };
 
 struct RunSummary {

@@ -41,8 +41,10 @@ eval::EvalResult evaluate_file(const std::vector<Example>& gold, const std::stri
   eval::Predictions pred = eval::read_predictions(pred_path, task, gold);
   if (!pred.missing.empty())
     log::warn(std::to_string(pred.missing.size()) + " of " + std::to_string(gold.size()) +
-              " documents have no prediction in " + pred_path + ": scored as NO_COMB");
+              " documents have no prediction in " + pred_path + ": scored as NO_COMB (as no answer by the DrugComb rexdrug scorer)");
   eval::EvalResult r = evaluate(gold, pred.answers, task);
+  for (auto& s : r.drugcomb)  // rexdrug validates the items as written, the release's way
+    if (s.scorer == "rexdrug") s = eval::score_drugcomb(gold, pred, eval::DrugCombScorer::rexdrug);
   r.completion_status = pred.completion_status;
   return r;
 }
@@ -318,15 +320,19 @@ json write_report(const PipelineConfig& p) {
   rc.check_unknown_keys();
 
   const std::vector<Example> gold = test_documents(p);
-  const std::string sft_pred = read_done(p, "extract_sft").at("outputs").at("predictions").get<std::string>();
-  const std::string grpo_pred = read_done(p, "extract_grpo").at("outputs").at("predictions").get<std::string>();
+  // An ablation may leave one model out (skip:); its rows and sections are left out too.
+  auto predictions = [&](const std::string& stage) {
+    return p.enabled(stage) ? read_done(p, stage).at("outputs").at("predictions").get<std::string>() : std::string();
+  };
+  const std::string sft_pred = predictions("extract_sft"), grpo_pred = predictions("extract_grpo");
   std::vector<std::pair<std::string, eval::EvalResult>> systems;
   if (p.task == Task::drugcomb) systems.emplace_back("baseline: all drugs as one POS", evaluate(gold, all_drugs_baseline(gold), p.task));
-  systems.emplace_back("after SFT", evaluate_file(gold, sft_pred, p.task));
-  systems.emplace_back("after GRPO", evaluate_file(gold, grpo_pred, p.task));
+  if (!sft_pred.empty()) systems.emplace_back("after SFT", evaluate_file(gold, sft_pred, p.task));
+  if (!grpo_pred.empty()) systems.emplace_back("after GRPO", evaluate_file(gold, grpo_pred, p.task));
   const std::string table = results_table(systems);
   const std::map<std::string, Prediction> sft = read_completions(sft_pred, p.task);
   const std::map<std::string, Prediction> grpo = read_completions(grpo_pred, p.task);
+  const std::string last = grpo_pred.empty() ? "SFT" : "GRPO";  // the examples show this model's reasoning
   std::vector<std::string> pngs = plots ? make_plots(p) : std::vector<std::string>{};
 
   std::ostringstream r;
@@ -336,9 +342,10 @@ json write_report(const PipelineConfig& p) {
     << "## Results (test split, " << gold.size() << " documents, scores in %)\n\n" << table << "\n"
     << "Name-level matching; `original` is the scorer of Tiktinsky et al. 2022, `rexdrug` the RexDrug release's "
        "(docs/eval.md). Per-scorer details: `09-eval_sft/eval.md`, `11-eval_grpo/eval.md`.\n\n"
-    << "## Where the points are lost\n\n### After SFT\n\n" << error_analysis(gold, sft) << "\n### After GRPO\n\n"
-    << error_analysis(gold, grpo) << "\n"
-    << "## Timings\n\n" << timings_table(p) << "\n"
+    << "## Where the points are lost\n\n";
+  if (!sft_pred.empty()) r << "### After SFT\n\n" << error_analysis(gold, sft) << "\n";
+  if (!grpo_pred.empty()) r << "### After GRPO\n\n" << error_analysis(gold, grpo) << "\n";
+  r << "## Timings\n\n" << timings_table(p) << "\n"
     << "## Data\n\n" << data_section(read_done(p, "data").at("outputs")) << "\n"
     << "## Reasoning traces\n\n" << traces_section(read_done(p, "traces").at("outputs").at("summary")) << "\n"
     << "## Training\n\n" << training_section(p) << "\n";
@@ -346,17 +353,19 @@ json write_report(const PipelineConfig& p) {
   for (const std::string& png : pngs) r << "![" << fs::path(png).stem().string() << "](" << png << ")\n\n";
 
   r << "## Examples\n\n";
-  for (const Example* ex : pick_examples(gold, grpo, n_examples)) {
+  for (const Example* ex : pick_examples(gold, grpo_pred.empty() ? sft : grpo, n_examples)) {
     r << "### " << ex->id << "\n\n**Sentence:** " << ex->sentence << "\n\n**Gold:** `" << answer_text(ex->relations)
       << "`\n\n";
     auto s = sft.find(ex->id);
     if (s != sft.end())
       r << "**After SFT:** `" << answer_text(s->second.parsed.answer.relations) << "` (parse "
         << to_string(s->second.parsed.status) << ")\n\n";
-    const Prediction& g = grpo.at(ex->id);
-    r << "**After GRPO:** `" << answer_text(g.parsed.answer.relations) << "` (parse " << to_string(g.parsed.status)
-      << ")\n\n**Reasoning (after GRPO):**\n\n```\n" << clip(g.parsed.think.empty() ? g.completion : g.parsed.think, 1500)
-      << "\n```\n\n";
+    const Prediction& g = (grpo_pred.empty() ? sft : grpo).at(ex->id);
+    if (!grpo_pred.empty())
+      r << "**After GRPO:** `" << answer_text(g.parsed.answer.relations) << "` (parse " << to_string(g.parsed.status)
+        << ")\n\n";
+    r << "**Reasoning (after " << last << "):**\n\n```\n"
+      << clip(g.parsed.think.empty() ? g.completion : g.parsed.think, 1500) << "\n```\n\n";
   }
   r << "## Config (resolved)\n\n```yaml\n" << YAML::Dump(p.root) << "\n```\n";
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "agents/import_traces.h"
 #include "agents/traces.h"
 #include "core/data/corpus.h"
 #include "core/data/prepare.h"
@@ -127,13 +128,16 @@ json stage_pretrain(const PipelineConfig& p, bool progress) {
   return train_outputs(r, dir);
 }
 
-// ---- traces: generator + evaluator over the train split -----------------------------
+// ---- traces: generator + evaluator over the train split, or the release's file -------
 json stage_traces(const PipelineConfig& p) {
   const std::string dir = p.stage_dir("traces");
+  const std::string train = split_dir(p, "train") + "/examples.jsonl";
   Config c = p.stage("traces", {{"seed", YAML::Node(p.seed)}, {"data.task", YAML::Node(task_name(p.task))},
-                                {"data.path", YAML::Node(split_dir(p, "train") + "/examples.jsonl")},
+                                {"data.path", YAML::Node(train)},
                                 {"output.dir", YAML::Node(dir)}, {"prompt", p.block("prompt")}});
-  json summary = agents::run_traces(c);
+  const std::string file = agents::trace_file_source(c);  // source: file -> import, no agents
+  json summary = file.empty() ? agents::run_traces(c)
+                              : agents::import_traces(file, read_examples(train), p.prompt, dir).to_json();
   if (summary.value("accepted", 0L) == 0) throw Error("traces: no trace was accepted: nothing to fine-tune on");
   return {{"dir", dir}, {"sft", dir + "/sft.jsonl"}, {"grpo", dir + "/grpo.jsonl"}, {"summary", summary}};
 }
@@ -143,9 +147,11 @@ std::string sft_base(const PipelineConfig& p) {
   return p.from_scratch ? outputs_of(p, "pretrain").at("checkpoint").get<std::string>() : p.model;
 }
 
-// The full model after SFT (merged when the SFT trained a LoRA adapter).
+// The full model after SFT (merged when the SFT trained a LoRA adapter); with `skip: [sft]`
+// the model SFT would have started from (GRPO without SFT).
 std::string sft_model(const PipelineConfig& p) {
   if (p.enabled("merge")) return outputs_of(p, "merge").at("model").get<std::string>();
+  if (!p.enabled("sft")) return sft_base(p);
   return outputs_of(p, "sft").at("checkpoint").get<std::string>();
 }
 
@@ -204,14 +210,9 @@ json stage_grpo(const PipelineConfig& p, bool progress) {
           {"first_reward", r.first_reward}, {"last_reward", r.last_reward}, {"eval_reward", r.eval_reward}};
 }
 
-// ---- extract: the test documents through a model -------------------------------------
-struct ExtractSettings {
-  serve::ExtractOptions x;
-  serve::EngineOptions engine;
-};
+}  // namespace
 
-// The keys of configs/inference/extract.yaml (as `rexdrug extract --config` reads them)
-// plus the command's flags limit, lexicon, dtype, device and compute.
+// ---- extract: the test documents through a model -------------------------------------
 ExtractSettings extract_settings(const PipelineConfig& p) {
   Config c = p.stage("extract", {});
   ExtractSettings s;
@@ -234,6 +235,8 @@ ExtractSettings extract_settings(const PipelineConfig& p) {
   x.resume = true;  // a killed extraction continues; ids already written are skipped
   return s;
 }
+
+namespace {
 
 json stage_extract(const PipelineConfig& p, const std::string& stage, bool after_grpo) {
   ExtractSettings s = extract_settings(p);

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/config.h"
+#include "serve/engine.h"
+#include "serve/extract.h"
 
 namespace rexdrug::pipeline {
 
@@ -22,5 +24,14 @@ bool is_done(const PipelineConfig& p, const std::string& stage);
 std::string split_dir(const PipelineConfig& p, const std::string& split);
 // The test documents extraction runs on: the test split, cut to extract.limit.
 std::vector<Example> test_documents(const PipelineConfig& p);
+
+// The extract stages' settings: the keys of configs/inference/extract.yaml (as `rexdrug
+// extract --config` reads them) plus the command's flags limit, lexicon, dtype, device
+// and compute. The model folders are filled in by each extract stage.
+struct ExtractSettings {
+  serve::ExtractOptions x;
+  serve::EngineOptions engine;
+};
+ExtractSettings extract_settings(const PipelineConfig& p);
 
 }  // namespace rexdrug::pipeline

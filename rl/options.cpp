@@ -2,6 +2,7 @@
 
 #include "core/train/config_blocks.h"
 #include "core/train/run.h"
+#include "reward/reward_function.h"
 
 namespace rexdrug::rl {
 
@@ -41,6 +42,7 @@ GrpoOptions parse_grpo_options(const Config& root) {
   if (o.train_path.empty()) throw d.error("train", "missing required key");
   o.eval_path = path_key(d, "eval");
   o.max_prompt_length = at_least(d, "max_prompt_length", 1024, 1);
+  o.truncation = d.choice("truncation", "drop", {"drop", "left"});
   d.check_unknown_keys();
 
   Config r = root.child("reward");
@@ -95,6 +97,7 @@ GrpoOptions parse_grpo_options(const Config& root) {
   o.max_minutes = trb.max_minutes;
   o.adamw = trb.adamw;
   o.warmup = trb.warmup;
+  o.warmup_from_zero = trb.warmup_from_zero;
   o.min_lr_ratio = trb.min_lr_ratio;
   o.gradient_checkpointing = trb.gradient_checkpointing;
   o.threads = trb.threads;
@@ -120,6 +123,46 @@ GrpoOptions parse_grpo_options(const Config& root) {
 
   root.check_unknown_keys();
   return o;
+}
+
+nlohmann::json options_json(const GrpoOptions& o) {
+  const GrpoConfig& c = o.grpo;
+  const char* aggregation[] = {"grpo", "bnpo", "dr_grpo"};
+  nlohmann::json train = train::optimizer_json(o.adamw, o.warmup, o.warmup_from_zero, o.min_lr_ratio, c.grad_clip);
+  train.update({{"epochs", o.epochs}, {"max_steps", o.max_steps}, {"stop_after_steps", o.stop_after_steps},
+                {"max_minutes", o.max_minutes}, {"gradient_checkpointing", o.gradient_checkpointing},
+                {"threads", o.threads}});
+  const reward::RewardFunction fn = reward::RewardFunction::from_yaml(o.reward, o.reward_where);
+  nlohmann::json components = nlohmann::json::array();
+  for (size_t i = 0; i < fn.names().size(); ++i)
+    components.push_back({{"name", fn.names()[i]}, {"weight", fn.weights()[i]}});
+  // The sampling knobs are floats: print them as the decimal the config gave, not as
+  // the float's binary expansion.
+  auto dec = [](float v) { return std::stod(std::to_string(v)); };
+  return {{"seed", o.seed},
+          {"run_dir", o.run_dir},
+          {"model", {{"path", o.model_path}, {"config", o.model_config}, {"dtype", o.dtype}, {"device", o.device},
+                     {"autocast", o.autocast}}},
+          {"tokenizer", {{"path", o.tokenizer_path}, {"template", o.chat_template}}},
+          {"lora", train::lora_json(o.lora, o.lora_config)},
+          {"data", {{"train", o.train_path}, {"eval", o.eval_path}, {"max_prompt_length", o.max_prompt_length},
+                    {"truncation", o.truncation}}},
+          {"reward", {{"from", o.reward_where}, {"task", task_name(fn.task())}, {"components", components}}},
+          {"grpo", {{"num_generations", c.num_generations}, {"temperature", dec(c.temperature)}, {"top_p", dec(c.top_p)},
+                    {"top_k", c.top_k}, {"max_completion_length", c.max_completion_length},
+                    {"prompts_per_step", o.prompts_per_step}, {"beta", c.loss.beta},
+                    {"epsilon_low", c.loss.eps_low}, {"epsilon_high", c.loss.eps_high},
+                    {"loss_aggregation", aggregation[int(c.loss.aggregation)]},
+                    {"scale_rewards", c.scale_rewards}, {"num_iterations", c.num_iterations},
+                    {"mini_batch_size", c.mini_batch_size}, {"micro_batch_size", c.micro_batch_size},
+                    {"dynamic_sampling", c.dynamic_sampling}, {"max_sampling_rounds", c.max_sampling_rounds},
+                    {"constrained", o.constrained}, {"think_tokens", o.think_tokens}, {"max_items", o.max_items}}},
+          {"train", train},
+          {"eval", {{"every", o.eval_every}, {"max_prompts", o.eval_max_prompts},
+                    {"max_new_tokens", o.eval_max_new_tokens}}},
+          {"log", {{"every", o.log_every}, {"samples_every", o.samples_every},
+                   {"samples_per_step", o.samples_per_step}}},
+          {"checkpoint", {{"every", o.save_every}, {"keep", o.keep}}}};
 }
 
 }  // namespace rexdrug::rl

@@ -23,7 +23,8 @@ struct GrpoOptions {
   bool lora = true;
   model::LoraConfig lora_config;  // defaults: r 16, alpha 32, all-linear
   std::string train_path, eval_path;
-  int64_t max_prompt_length = 1024;  // longer prompts are dropped (counted in the log)
+  int64_t max_prompt_length = 1024;  // longer prompts: see truncation (counted in the log)
+  std::string truncation = "drop";    // "drop" | "left" (keep the last max_prompt_length tokens)
   YAML::Node reward;                  // the `reward:` block (or loaded from reward.file)
   std::string reward_where;
   GrpoConfig grpo;
@@ -37,6 +38,7 @@ struct GrpoOptions {
   double max_minutes = 0;
   train::AdamWConfig adamw;  // lr default 1e-6 (published)
   double warmup = 0.0, min_lr_ratio = 0.0;
+  bool warmup_from_zero = false;  // train::LrSchedule::warmup_from_zero
   bool gradient_checkpointing = false;  // recompute each decoder layer in backward
   int threads = 0;
   int64_t eval_every = 0, eval_max_prompts = 64, eval_max_new_tokens = 0;  // 0: grpo's length
@@ -46,5 +48,8 @@ struct GrpoOptions {
 };
 
 GrpoOptions parse_grpo_options(const Config& config);
+// Every option as resolved (defaults filled in), under its YAML key path; the reward as
+// its component list and weights.
+nlohmann::json options_json(const GrpoOptions& o);
 
 }  // namespace rexdrug::rl

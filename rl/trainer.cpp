@@ -135,10 +135,16 @@ nlohmann::json step_json(int64_t step, const StepStats& s, const std::vector<std
 
 }  // namespace
 
+Truncation parse_truncation(const std::string& name) {
+  if (name == "drop") return Truncation::drop;
+  if (name == "left") return Truncation::left;
+  throw Error("unknown prompt truncation '" + name + "' (drop, left)");
+}
+
 std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& tokenizer, const ChatTemplate& tmpl,
-                                 int64_t max_prompt_length, int64_t* dropped) {
+                                 int64_t max_prompt_length, Truncation truncation, PromptLengthStats* stats) {
   std::vector<Prompt> out;
-  int64_t n_dropped = 0;
+  PromptLengthStats n;
   for_each_line(path, [&](long line, const std::string& text) {
     if (text.find_first_not_of(" \t") == std::string::npos) return;
     json j = parse_json_line(path, line, text);
@@ -161,10 +167,14 @@ std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& token
       for (const json& d : j["drugs"])
         if (d.is_string()) p.drugs.push_back(d.get<std::string>());
     }
-    if (int64_t(p.ids.size()) > max_prompt_length) { ++n_dropped; return; }
+    if (int64_t(p.ids.size()) > max_prompt_length) {
+      if (truncation == Truncation::drop) { ++n.dropped; return; }
+      p.ids.erase(p.ids.begin(), p.ids.end() - max_prompt_length);
+      ++n.truncated;
+    }
     out.push_back(std::move(p));
   });
-  if (dropped) *dropped = n_dropped;
+  if (stats) *stats = n;
   return out;
 }
 
@@ -183,19 +193,36 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& caller_flags) {
 
   std::unique_ptr<Tokenizer> tokenizer = load_tokenizer(o.tokenizer_path);
   const ChatTemplate tmpl = train::pick_chat_template(o.chat_template, *tokenizer, o.tokenizer_path);
-  int64_t dropped = 0, eval_dropped = 0;
-  const std::vector<Prompt> prompts = load_prompts(o.train_path, *tokenizer, tmpl, o.max_prompt_length, &dropped);
+  const Truncation truncation = parse_truncation(o.truncation);
+  PromptLengthStats lengths, eval_lengths;
+  const std::vector<Prompt> prompts =
+      load_prompts(o.train_path, *tokenizer, tmpl, o.max_prompt_length, truncation, &lengths);
   if (prompts.empty()) throw Error(o.train_path + ": no training prompts (all longer than data.max_prompt_length?)");
   std::vector<Prompt> eval_prompts;
   if (!o.eval_path.empty()) {
-    eval_prompts = load_prompts(o.eval_path, *tokenizer, tmpl, o.max_prompt_length, &eval_dropped);
+    eval_prompts = load_prompts(o.eval_path, *tokenizer, tmpl, o.max_prompt_length, truncation, &eval_lengths);
     if (int64_t(eval_prompts.size()) > o.eval_max_prompts) eval_prompts.resize(size_t(o.eval_max_prompts));
   }
-  log::info("train prompts: " + std::to_string(prompts.size()) + " (" + std::to_string(dropped) +
-            " dropped as longer than " + std::to_string(o.max_prompt_length) + " tokens)");
+  const int64_t dropped = lengths.dropped;
+  log::info("train prompts: " + std::to_string(prompts.size()) + " (longer than " +
+            std::to_string(o.max_prompt_length) + " tokens: " + std::to_string(lengths.dropped) + " dropped, " +
+            std::to_string(lengths.truncated) + " cut from the left)");
 
   torch::manual_seed(o.seed);
   std::shared_ptr<model::Decoder> policy = build_policy(o, resume_dir);
+  {  // prompt + completion must fit the model's positions (`rexdrug serve` checks each request so)
+    const int64_t positions = policy->config().max_position_embeddings;
+    auto check = [&](const std::vector<Prompt>& list, const std::string& path, int64_t new_tokens, const char* key) {
+      for (const Prompt& p : list)
+        if (int64_t(p.ids.size()) + new_tokens > positions)
+          throw Error(path + ": prompt '" + p.id + "' (" + std::to_string(p.ids.size()) + " tokens) + " + key + " (" +
+                      std::to_string(new_tokens) + ") exceeds the model's max_position_embeddings (" +
+                      std::to_string(positions) + "): lower data.max_prompt_length or " + key);
+    };
+    check(prompts, o.train_path, o.grpo.max_completion_length, "grpo.max_completion_length");
+    check(eval_prompts, o.eval_path, o.eval_max_new_tokens > 0 ? o.eval_max_new_tokens : o.grpo.max_completion_length,
+          o.eval_max_new_tokens > 0 ? "eval.max_new_tokens" : "grpo.max_completion_length");
+  }
   std::shared_ptr<model::Decoder> reference = build_reference(o);
   const bool autocast = model::resolve_autocast(o.autocast == "true" ? "bf16" : o.autocast == "false" ? "fp32" : "auto",
                                                 policy->device());
@@ -236,7 +263,7 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& caller_flags) {
   const int64_t steps_per_epoch = (int64_t(prompts.size()) + o.prompts_per_step - 1) / o.prompts_per_step;
   result.total_steps = o.max_steps > 0 ? o.max_steps : o.epochs * steps_per_epoch;
   train::LrSchedule schedule{o.adamw.lr, result.total_steps, train::warmup_steps_from(o.warmup, result.total_steps),
-                             o.min_lr_ratio};
+                             o.min_lr_ratio, o.warmup_from_zero};
   PromptStream stream{&prompts, o.seed, 0, {}, -1};
   int64_t step = 0;
   double elapsed_before = 0;
@@ -253,6 +280,7 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& caller_flags) {
     samples = std::make_unique<JsonlAppender>(o.run_dir + "/samples.jsonl", resume_dir.empty());
     if (resume_dir.empty())
       metrics->write({{"step", 0}, {"event", "data"}, {"train_prompts", prompts.size()}, {"dropped", dropped},
+                      {"truncated", lengths.truncated},
                       {"eval_prompts", eval_prompts.size()}, {"total_steps", result.total_steps},
                       {"autocast_bf16", autocast}, {"lora", o.lora}, {"reward_components", reward_fn.names()}});
   }

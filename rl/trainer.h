@@ -29,10 +29,19 @@ struct GrpoResult {
   std::string checkpoint;
 };
 
+// What happens to a prompt longer than max_prompt_length tokens: dropped, or cut from
+// the left to its last max_prompt_length tokens (ms-swift's GRPO default; the start of
+// the system prompt goes first).
+enum class Truncation { drop, left };
+Truncation parse_truncation(const std::string& name);  // "drop" | "left"
+struct PromptLengthStats {
+  int64_t dropped = 0, truncated = 0;
+};
+
 // GRPO JSONL ({"id", "prompt": [messages], "solution", "sentence"}) rendered with the
-// generation prompt; prompts longer than max_prompt_length are dropped (*dropped counts them).
+// generation prompt; over-long prompts are handled by `truncation` and counted in *stats.
 std::vector<Prompt> load_prompts(const std::string& path, const Tokenizer& tokenizer, const ChatTemplate& tmpl,
-                                 int64_t max_prompt_length, int64_t* dropped);
+                                 int64_t max_prompt_length, Truncation truncation, PromptLengthStats* stats);
 
 GrpoResult run_grpo(const Config& config, const GrpoFlags& flags);
 

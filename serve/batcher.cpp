@@ -13,6 +13,11 @@ void Job::wait() {
   cv_.wait(lock, [&] { return done_; });
 }
 
+bool Job::wait_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return cv_.wait_for(lock, timeout, [&] { return done_; });
+}
+
 void Job::finish() {
   {
     std::lock_guard<std::mutex> lock(mutex_);

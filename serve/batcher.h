@@ -4,6 +4,7 @@
 // (streaming); a cancelled request (client gone) is ended at its next step.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -30,6 +31,7 @@ struct Job {
   std::vector<generate::Completion> completions;  // by sample
   std::string error;                               // non-empty when generate threw
   void wait();
+  bool wait_for(std::chrono::milliseconds timeout);  // true once finished
   void finish();
 
  private:

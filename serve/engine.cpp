@@ -57,6 +57,16 @@ std::string Engine::completion_text(const generate::Completion& c) const {
   return text;
 }
 
+int64_t Engine::max_positions() const { return model_->config().max_position_embeddings; }
+
+std::string context_length_error(int64_t prompt_tokens, int64_t max_tokens, int64_t positions) {
+  if (prompt_tokens + max_tokens <= positions) return "";
+  return "This model's maximum context length is " + std::to_string(positions) + " tokens. However, you requested " +
+         std::to_string(prompt_tokens + max_tokens) + " tokens (" + std::to_string(prompt_tokens) +
+         " in the messages, " + std::to_string(max_tokens) +
+         " in the completion). Please reduce the length of the messages or completion.";
+}
+
 const TokenTrie& Engine::token_trie() {
   std::call_once(trie_once_, [this] { trie_ = std::make_unique<TokenTrie>(token_texts(*tokenizer_)); });
   return *trie_;

@@ -40,6 +40,8 @@ class Engine {
   generate::GenerateResult run(generate::GenerateRequest request);
   // Completion text without special tokens (the stop id dropped).
   std::string completion_text(const generate::Completion& c) const;
+  // The model's positions (config.json max_position_embeddings): prompt + completion must fit.
+  int64_t max_positions() const;
   // The vocabulary's token texts as a prefix tree (for constrained decoding), built once.
   const TokenTrie& token_trie();
 
@@ -53,5 +55,9 @@ class Engine {
   std::once_flag trie_once_;
   std::unique_ptr<TokenTrie> trie_;
 };
+
+// vLLM's rule (the KV cache holds prompt + max_tokens): "" when they fit in `positions`,
+// else vLLM's message naming the three numbers.
+std::string context_length_error(int64_t prompt_tokens, int64_t max_tokens, int64_t positions);
 
 }  // namespace rexdrug::serve

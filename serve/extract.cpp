@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <numeric>
@@ -105,6 +107,8 @@ void read_extract_config(const Config& c, ExtractOptions& x) {
     x.params.max_new_tokens = s.get<int64_t>("max_new_tokens", x.params.max_new_tokens);
     x.params.temperature = s.get<float>("temperature", x.params.temperature);
     x.params.top_p = s.get<float>("top_p", x.params.top_p);
+    x.params.top_k = s.get<int64_t>("top_k", x.params.top_k);
+    if (x.params.top_k < 0) throw s.error("top_k", "must be >= 0 (0: off)");
     x.params.seed = s.get<uint64_t>("seed", x.params.seed);
     s.check_unknown_keys();
   }
@@ -115,26 +119,55 @@ void read_extract_config(const Config& c, ExtractOptions& x) {
   if (c.has("prompt")) x.prompt = read_prompt_options(c.child("prompt"));
 }
 
-ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
+// Settings from flags or a config: NaN or out-of-range values are refused before any work.
+void check_extract_options(const ExtractOptions& o) {
   if (o.batch_size < 1) throw Error("--batch-size must be >= 1");
+  const generate::SamplingParams& p = o.params;
+  if (p.max_new_tokens < 1) throw Error("max_new_tokens (--max-new-tokens) must be >= 1");
+  if (!(p.temperature >= 0) || !std::isfinite(p.temperature))  // NaN fails the first test
+    throw Error("temperature (--temperature) must be a finite number >= 0 (0 = greedy), got " +
+                std::to_string(p.temperature));
+  if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("top_p (--top-p) must be in (0, 1], got " + std::to_string(p.top_p));
+  if (!o.resume && !o.overwrite && file_exists(o.output) && std::filesystem::file_size(o.output) > 0)
+    throw Error(o.output + " exists and holds predictions: pass --resume to continue it or --overwrite to replace it");
+}
+
+ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
+  check_extract_options(o);
   std::vector<Example> examples = read_extract_input(o.input, o.task);
   if (o.limit > 0 && static_cast<long>(examples.size()) > o.limit) examples.resize(o.limit);
   std::vector<std::string> lexicon;
   if (o.constrained && !o.lexicon.empty()) lexicon = read_drug_lexicon(o.lexicon);
 
-  JsonlAppender out(o.output, /*truncate=*/!o.resume);  // drops a cut last line first
+  // Ids already written (a cut last line does not parse and is not counted).
   std::set<std::string> done = o.resume ? written_ids(o.output) : std::set<std::string>{};
 
   ExtractSummary summary;
   summary.documents = static_cast<long>(examples.size());
   std::vector<const Example*> pending;
   std::vector<std::vector<int>> prompts;
+  // The context check (as the server's): prompt + max_new_tokens must fit the model.
+  const int64_t positions = engine.max_positions();
+  std::string first_too_long;
   for (const Example& ex : examples) {
     if (done.count(ex.id)) { ++summary.skipped; continue; }
+    std::vector<int> ids = engine.prompt_ids(build_prompt(ex, o.prompt));
+    std::string too_long = context_length_error(static_cast<int64_t>(ids.size()), o.params.max_new_tokens, positions);
+    if (!too_long.empty()) {
+      if (first_too_long.empty()) first_too_long = "document '" + ex.id + "': " + too_long;
+      ++summary.too_long;
+      continue;
+    }
     pending.push_back(&ex);
-    prompts.push_back(engine.prompt_ids(build_prompt(ex, o.prompt)));
+    prompts.push_back(std::move(ids));
   }
+  if (summary.too_long && !o.skip_too_long)
+    throw Error(o.input + ": " + std::to_string(summary.too_long) + " document(s) do not fit the model's context (" +
+                first_too_long + "); lower --max-new-tokens, or pass --skip-too-long to leave them out");
+  if (summary.too_long)
+    log::warn("--skip-too-long: " + std::to_string(summary.too_long) + " document(s) left out (" + first_too_long + ")");
   if (summary.skipped) log::info("resume: " + std::to_string(summary.skipped) + " documents already in " + o.output);
+  JsonlAppender out(o.output, /*truncate=*/!o.resume);  // drops a cut last line first
 
   // Similar lengths together: less left padding per batch.
   std::vector<size_t> order(pending.size());

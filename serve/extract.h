@@ -24,6 +24,9 @@ struct ExtractOptions {
   std::string input, output;
   Task task = Task::drugcomb;
   bool resume = false;
+  bool overwrite = false;      // without resume: replace an existing non-empty output
+  bool skip_too_long = false;  // leave out documents whose prompt + max_new_tokens exceed the
+                               // model's positions (counted), instead of refusing the run
   int batch_size = 8;
   generate::SamplingParams params;  // stop ids are added by the engine
   bool constrained = false;
@@ -36,10 +39,15 @@ struct ExtractOptions {
 struct ExtractSummary {
   long documents = 0;  // in the input
   long skipped = 0;    // already in the output (resume)
+  long too_long = 0;   // left out by skip_too_long
   long written = 0;
   long generated_tokens = 0;
   double seconds = 0;
 };
+
+// Settings that need no model (batch size, sampling values, an existing output): Error
+// naming the setting. run_extract calls it too; callers may call it before loading a model.
+void check_extract_options(const ExtractOptions& options);
 
 ExtractSummary run_extract(Engine& engine, const ExtractOptions& options);
 

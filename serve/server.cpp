@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +17,7 @@
 #include "core/data/answer.h"
 #include "core/data/prompt.h"
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/log.h"
 #include "core/util/text.h"
 #include "serve/extract.h"
@@ -63,36 +66,69 @@ std::vector<FaultStep> parse_fault_plan(const std::string& text) {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // A client error: 400 with this message.
 struct BadRequest : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-void send_error(httplib::Response& res, int status, const std::string& message,
-                const std::string& type) {
+const char* error_type(int status) {
+  if (status == 401) return "authentication_error";
+  if (status == 404) return "not_found_error";
+  if (status == 429) return "rate_limit_error";
+  return status < 500 ? "invalid_request_error" : "server_error";
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
-  json body = {{"error", {{"message", message}, {"type", type}, {"code", status}}}};
+  json body = {{"error", {{"message", message}, {"type", error_type(status)}, {"code", status}}}};
   res.set_content(body.dump(), "application/json");
 }
 
-// A request in flight: taken on entry, given back when the last owner lets go (for
-// streams, when the response's content provider is destroyed).
-struct Slot {
-  explicit Slot(std::atomic<int>& counter) : counter_(counter) {}
-  ~Slot() { --counter_; }
-  std::atomic<int>& counter_;
-};
-
-std::shared_ptr<Slot> take_slot(std::atomic<int>& counter, int limit) {
-  if (counter.fetch_add(1) >= limit) {
-    --counter;
-    return nullptr;
-  }
-  return std::make_shared<Slot>(counter);
+// A reply sent before the body was read (or after a cut body): the connection is closed
+// after it, since what is left of the body cannot be told apart from the next request.
+void send_error_and_close(httplib::Response& res, int status, const std::string& message) {
+  send_error(res, status, message);
+  res.set_header("Connection", "close");
+  if (Connection* c = Connection::current()) c->close_after_reply();
 }
 
-json parse_body(const httplib::Request& req) {
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+// Requests in flight: a slot is taken on entry and given back when its last owner lets go
+// (for streams, when the response's content provider is destroyed). shutdown() waits on it.
+struct InFlight {
+  std::mutex mutex;
+  std::condition_variable cv;
+  int count = 0;
+  bool wait_idle(Clock::time_point until) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return cv.wait_until(lock, until, [&] { return count == 0; });
+  }
+};
+
+struct Slot {
+  explicit Slot(InFlight& f) : flight(f) {}
+  ~Slot() {
+    {
+      std::lock_guard<std::mutex> lock(flight.mutex);
+      --flight.count;
+    }
+    flight.cv.notify_all();
+  }
+  InFlight& flight;
+};
+
+std::shared_ptr<Slot> take_slot(InFlight& f, int limit) {
+  std::lock_guard<std::mutex> lock(f.mutex);
+  if (f.count >= limit) return nullptr;
+  ++f.count;
+  return std::make_shared<Slot>(f);
+}
+
+json parse_body(const std::string& text) {
+  if (json_too_deep_at(text) != std::string::npos)
+    throw BadRequest("the request body nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  json body = parse_json_or_discarded(text);
   if (body.is_discarded()) throw BadRequest("the request body is not valid JSON");
   if (!body.is_object()) throw BadRequest("the request body must be a JSON object");
   return body;
@@ -106,7 +142,9 @@ std::string message_content(const json& m, size_t i) {
   if (c.is_array()) {  // content parts: only text parts are supported
     std::string text;
     for (const json& part : c) {
-      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+      // part["type"] may be any JSON value: compare it, never convert it (value("type", "")
+      // throws on a non-string, a 500 instead of this 400; found by fuzz/serve_request.cpp).
+      if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") ||
           !part["text"].is_string())
         throw BadRequest("'" + where + "' parts must be {\"type\": \"text\", \"text\": ...}");
       text += part["text"].get<std::string>();
@@ -116,24 +154,25 @@ std::string message_content(const json& m, size_t i) {
   throw BadRequest("'" + where + "' must be a string or a list of text parts");
 }
 
-struct ChatRequest {
-  Conversation messages;
-  generate::SamplingParams params;
-  bool stream = false;
-};
+std::string range_text(double lo, double hi) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "[%g, %g]", lo, hi);
+  return buf;
+}
+
+bool has_field(const json& body, const char* key) { return body.contains(key) && !body[key].is_null(); }
 
 double number_field(const json& body, const char* key, double lo, double hi, double fallback) {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!has_field(body, key)) return fallback;
   if (!body[key].is_number()) throw BadRequest(std::string("field '") + key + "' must be a number");
   double v = body[key].get<double>();
-  if (v < lo || v > hi)
-    throw BadRequest(std::string("field '") + key + "' must be in [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + "]");
+  if (!(v >= lo && v <= hi))  // written so that NaN fails too
+    throw BadRequest(std::string("field '") + key + "' must be in " + range_text(lo, hi));
   return v;
 }
 
 long long int_field(const json& body, const char* key, long long lo, long long hi, long long fallback) {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!has_field(body, key)) return fallback;
   if (!body[key].is_number_integer())
     throw BadRequest(std::string("field '") + key + "' must be an integer");
   long long v = body[key].get<long long>();
@@ -164,9 +203,10 @@ ChatRequest parse_chat(const json& body, const ServerOptions& o) {
   r.params.top_p = static_cast<float>(number_field(body, "top_p", 1e-6, 1, 1.0));
   long long max_tokens = int_field(body, "max_completion_tokens", 1, o.max_tokens_limit, o.default_max_tokens);
   r.params.max_new_tokens = int_field(body, "max_tokens", 1, o.max_tokens_limit, max_tokens);
+  r.max_tokens_given = has_field(body, "max_tokens") || has_field(body, "max_completion_tokens");
   r.params.num_samples = int_field(body, "n", 1, 8, 1);
   r.params.seed = static_cast<uint64_t>(int_field(body, "seed", 0, INT64_MAX, 0));
-  if (body.contains("stop") && !body["stop"].is_null()) {
+  if (has_field(body, "stop")) {
     const json& s = body["stop"];
     if (s.is_string()) r.params.stop_strings.push_back(s.get<std::string>());
     else if (s.is_array() && s.size() <= 4) {
@@ -186,11 +226,26 @@ ChatRequest parse_chat(const json& body, const ServerOptions& o) {
   return r;
 }
 
+}  // namespace
+
+ChatRequest parse_chat_request(const std::string& body, const ServerOptions& o) {
+  return parse_chat(parse_body(body), o);
+}
+
+namespace {
+
 std::string openai_finish(const std::string& reason) {
   return reason == "length" ? "length" : "stop";
 }
 
 long long now_seconds() { return static_cast<long long>(std::time(nullptr)); }
+
+std::string sse_error(const std::string& message, int code) {
+  json e = {{"error", {{"message", message}, {"type", "server_error"}, {"code", code}}}};
+  return "data: " + e.dump() + "\n\n";
+}
+
+const char* const kShutdownMessage = "the server is shutting down: the request was cancelled";
 
 // Text of one streamed choice: decoded as tokens arrive; a tail that could still be the
 // start of a stop string is held back so that the stream never shows what the final,
@@ -212,43 +267,101 @@ struct StreamState {
 }  // namespace
 
 struct Server::Impl {
-  Impl(Engine& e, ServerOptions opts) : engine(e), o(std::move(opts)), batcher(e, o.batching) {}
+  Impl(Engine& e, ServerOptions opts)
+      : engine(e), o(std::move(opts)), http(o.transport), batcher(e, o.batching) {}
   Engine& engine;
   ServerOptions o;
-  httplib::Server http;
+  ConnectionServer http;
   Batcher batcher;
-  std::atomic<int> active{0};
+  InFlight flight;
   std::atomic<long> next_id{1};
   std::atomic<size_t> chat_requests{0};  // position in the fault plan
   std::atomic<long> faults_sent{0};
+  std::atomic<long> client_cancels{0};   // requests cancelled because their client left
+  std::atomic<bool> draining{false};     // stop() ran: no new requests
+  std::atomic<bool> cancelling{false};   // shutdown's grace is over: cancel what runs
   int listen_fd = -1;  // the listening socket, seen when cpp-httplib creates it
   std::vector<std::string> lexicon;
+  std::mutex jobs_mutex;
+  std::vector<std::weak_ptr<Job>> jobs;  // submitted jobs, for shutdown's cancel
 
   bool authorised(const httplib::Request& req, httplib::Response& res) {
     if (o.api_key.empty()) return true;
     std::string got = req.get_header_value("Authorization");
     if (secure_equals(got, "Bearer " + o.api_key)) return true;
-    send_error(res, 401, got.empty() ? "missing bearer token" : "invalid bearer token",
-               "authentication_error");
+    send_error_and_close(res, 401, got.empty() ? "missing bearer token" : "invalid bearer token");
     return false;
   }
 
-  // Auth, the concurrency slot and JSON errors around a handler body.
-  void guarded(const httplib::Request& req, httplib::Response& res,
-               const std::function<void(std::shared_ptr<Slot>)>& body) {
+  // The body under --max-body-bytes for any transfer encoding: a declared length is
+  // checked before reading, a chunked body is counted as it arrives and the read stops at
+  // the limit. False when the reply (413, 408, 400, 415) is set.
+  bool read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                 std::string& body) {
+    const std::string too_large = "request body too large (limit " + std::to_string(o.max_body_bytes) + " bytes)";
+    if (req.is_multipart_form_data()) {
+      send_error_and_close(res, 415, "multipart bodies are not accepted: send the JSON object as the body");
+      return false;
+    }
+    Connection* conn = Connection::current();
+    if (!req.has_header("Transfer-Encoding")) {
+      if (!req.has_header("Content-Length")) {
+        // No body (RFC 9112 6.3); cpp-httplib would read to the end of the connection.
+        if (conn) conn->request_read();
+        return true;
+      }
+      if (int status = declared_length_status(req)) {
+        send_error_and_close(res, status, status == 413 ? too_large : "invalid Content-Length");
+        return false;
+      }
+    }
+    bool over = false;
+    bool ok = reader([&](const char* data, size_t n) {
+      if (body.size() + n > o.max_body_bytes) {
+        over = true;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    if (conn) conn->request_read();
+    if (over) send_error_and_close(res, 413, too_large);
+    else if (!ok && conn && conn->timed_out())
+      send_error_and_close(res, 408, "request body not received within the server's timeouts");
+    else if (!ok) send_error_and_close(res, 400, "could not read the request body");
+    return ok && !over;
+  }
+
+  // A declared Content-Length: 0 when absent or within the limit, 413 over it, 400 when it
+  // is not a number.
+  int declared_length_status(const httplib::Request& req) const {
+    const std::string length = req.get_header_value("Content-Length");
+    if (length.empty()) return 0;
+    if (length.find_first_not_of("0123456789") != std::string::npos) return 400;
+    if (length.size() > 19) return 413;  // more than any size_t limit
+    return std::stoull(length) > o.max_body_bytes ? 413 : 0;
+  }
+
+  // A POST endpoint: auth before the body is read, then the body, the fault plan (tests),
+  // the shutdown check and the concurrency slot; 400 for errors the handler throws.
+  void post(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+            bool fault_plan, const std::function<void(const json&, std::shared_ptr<Slot>)>& handler) {
     if (!authorised(req, res)) return;
-    auto slot = take_slot(active, o.max_concurrency);
+    std::string text;
+    if (!read_body(req, res, reader, text)) return;
+    if (fault_plan && injected_fault(res)) return;
+    if (draining) return send_error_and_close(res, 503, "the server is shutting down");
+    auto slot = take_slot(flight, o.max_concurrency);
     if (!slot) {
-      send_error(res, 429, "too many concurrent requests (limit " + std::to_string(o.max_concurrency) + ")",
-                 "rate_limit_error");
-      return;
+      res.set_header("Retry-After", "1");
+      return send_error(res, 429, "too many concurrent requests (limit " + std::to_string(o.max_concurrency) + ")");
     }
     try {
-      body(slot);
+      handler(parse_body(text), slot);
     } catch (const BadRequest& e) {
-      send_error(res, 400, e.what(), "invalid_request_error");
+      send_error(res, 400, e.what());
     } catch (const Error& e) {
-      send_error(res, 400, e.what(), "invalid_request_error");
+      send_error(res, 400, e.what());
     }
   }
 
@@ -262,28 +375,88 @@ struct Server::Impl {
       std::snprintf(buf, sizeof buf, "%g", f.retry_after);
       res.set_header("Retry-After", buf);
     }
-    send_error(res, f.status, "injected fault (--fault-plan)", "server_error");
+    res.status = f.status;
+    res.set_content(json({{"error", {{"message", "injected fault (--fault-plan)"}, {"type", "server_error"},
+                                     {"code", f.status}}}}).dump(),
+                    "application/json");
     ++faults_sent;
     return true;
   }
 
   std::string completion_id() { return "chatcmpl-" + std::to_string(next_id++); }
 
-  std::shared_ptr<Job> make_job(const std::vector<int>& prompt, const generate::SamplingParams& p) {
+  // A job whose prompt + completion fit the model (vLLM's rule, 400 otherwise). When the
+  // client gave no max_tokens, the server's default shrinks to what the context leaves.
+  std::shared_ptr<Job> make_job(const std::vector<int>& prompt, generate::SamplingParams p, bool max_tokens_given) {
+    if (prompt.empty()) throw BadRequest("the rendered prompt is empty");
+    const int64_t n = static_cast<int64_t>(prompt.size()), positions = engine.max_positions();
+    if (!max_tokens_given && n < positions) p.max_new_tokens = std::min(p.max_new_tokens, positions - n);
+    std::string too_long = context_length_error(n, p.max_new_tokens, positions);
+    if (!too_long.empty()) throw BadRequest(too_long);
     auto job = std::make_shared<Job>();
     job->prompt = prompt;
     job->params = p;
-    if (job->prompt.empty()) throw BadRequest("the rendered prompt is empty");
     return job;
   }
 
-  void chat(const httplib::Request& req, httplib::Response& res, std::shared_ptr<Slot> slot) {
-    ChatRequest cr = parse_chat(parse_body(req), o);
-    auto job = make_job(engine.prompt_ids(cr.messages), cr.params);
-    if (cr.stream) return chat_stream(job, res, slot);
+  void submit(const std::shared_ptr<Job>& job) {
+    {
+      std::lock_guard<std::mutex> lock(jobs_mutex);
+      jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [](const std::weak_ptr<Job>& w) { return w.expired(); }),
+                 jobs.end());
+      jobs.push_back(job);
+    }
     batcher.submit(job);
-    job->wait();
-    if (!job->error.empty()) return send_error(res, 500, "generation failed", "server_error");
+  }
+
+  int cancel_all() {
+    std::lock_guard<std::mutex> lock(jobs_mutex);
+    int n = 0;
+    for (const auto& w : jobs) {
+      auto job = w.lock();
+      if (!job || job->wait_for(std::chrono::milliseconds(0))) continue;  // gone or finished
+      job->cancelled = true;
+      ++n;
+    }
+    return n;
+  }
+
+  // Waits for a non-streaming job while watching its client. False when it was given up:
+  // the client closed the connection (the job is cancelled, the slot freed at once; its
+  // batch row ends at the next step) or shutdown's grace ran out (the reply is set).
+  bool await(Job& job, httplib::Response& res) {
+    Connection* conn = Connection::current();
+    while (!job.wait_for(std::chrono::milliseconds(100))) {
+      if (cancelling) {
+        job.cancelled = true;
+        send_error_and_close(res, 503, kShutdownMessage);
+        return false;
+      }
+      if (conn && conn->peer_closed()) {
+        job.cancelled = true;
+        ++client_cancels;
+        log::debug("client closed the connection: request cancelled");
+        res.status = 499;  // nginx's "client closed request": nobody reads it
+        return false;
+      }
+    }
+    if (job.cancelled) {  // by shutdown, between two checks
+      send_error_and_close(res, 503, kShutdownMessage);
+      return false;
+    }
+    if (!job.error.empty()) {
+      send_error(res, 500, "generation failed");
+      return false;
+    }
+    return true;
+  }
+
+  void chat(const json& body, httplib::Response& res, std::shared_ptr<Slot> slot) {
+    ChatRequest cr = parse_chat(body, o);
+    auto job = make_job(engine.prompt_ids(cr.messages), cr.params, cr.max_tokens_given);
+    if (cr.stream) return chat_stream(job, res, slot);
+    submit(job);
+    if (!await(*job, res)) return;
     json choices = json::array();
     long completion_tokens = 0;
     for (size_t s = 0; s < job->completions.size(); ++s) {
@@ -314,7 +487,7 @@ struct Server::Impl {
     };
     size_t holdback = 0;
     for (const std::string& s : job->params.stop_strings) holdback = std::max(holdback, s.size() - 1);
-    batcher.submit(job);
+    submit(job);
 
     std::string id = completion_id();
     long long created = now_seconds();
@@ -325,11 +498,11 @@ struct Server::Impl {
       return "data: " + c.dump() + "\n\n";
     };
     auto started = std::make_shared<bool>(false);
-    Engine* eng = &engine;
+    Impl* self = this;
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [job, state, slot, holdback, chunk, started, eng](size_t, httplib::DataSink& sink) {
+        [job, state, slot, holdback, chunk, started, self](size_t, httplib::DataSink& sink) {
           auto send = [&](const std::string& data) {
             if (!sink.write(data.data(), data.size())) {
               job->cancelled = true;  // the client is gone: free the batch row and the slot
@@ -343,11 +516,12 @@ struct Server::Impl {
               if (!send(chunk(s, {{"role", "assistant"}, {"content", ""}}, nullptr))) return false;
           }
           std::string out;
-          bool finished;
+          bool finished, done;
           {
             std::unique_lock<std::mutex> lock(state->mutex);
             state->cv.wait_for(lock, std::chrono::milliseconds(50));
-            finished = state->done;
+            done = state->done;
+            finished = done || self->cancelling;
             if (!finished) {
               for (size_t s = 0; s < state->choices.size(); ++s) {
                 StreamChoice& c = state->choices[s];
@@ -362,13 +536,17 @@ struct Server::Impl {
           }
           if (!out.empty() && !send(out)) return false;
           if (!finished) return true;
-          // Done: whatever the final text adds, then finish reasons and [DONE].
+          // Done: whatever the final text adds, then finish reasons and [DONE]; a stream cut
+          // by shutdown or a failed generation gets an error event before [DONE].
           out.clear();
-          if (!job->error.empty()) {
-            out = "data: " + json({{"error", {{"message", "generation failed"}, {"type", "server_error"}}}}).dump() + "\n\n";
+          if (self->cancelling && (job->cancelled || !done)) {
+            job->cancelled = true;  // (when not done) end its batch row too
+            out = sse_error(kShutdownMessage, 503);
+          } else if (!job->error.empty()) {
+            out = sse_error("generation failed", 500);
           } else {
             for (size_t s = 0; s < job->completions.size(); ++s) {
-              std::string text = eng->completion_text(job->completions[s]);
+              std::string text = self->engine.completion_text(job->completions[s]);
               size_t sent = std::min(state->choices[s].sent, text.size());
               if (text.size() > sent) out += chunk(s, {{"content", text.substr(sent)}}, nullptr);
               out += chunk(s, json::object(), openai_finish(job->completions[s].finish_reason));
@@ -388,8 +566,7 @@ struct Server::Impl {
     }).detach();
   }
 
-  void extract(const httplib::Request& req, httplib::Response& res) {
-    json body = parse_body(req);
+  void extract(const json& body, httplib::Response& res) {
     if (!body.contains("sentence") || !body["sentence"].is_string() ||
         trim(body["sentence"].get<std::string>()).empty())
       throw BadRequest("field 'sentence' must be a non-empty string");
@@ -403,16 +580,15 @@ struct Server::Impl {
     generate::SamplingParams p;
     p.temperature = 0;
     p.max_new_tokens = int_field(body, "max_tokens", 1, o.max_tokens_limit, o.extract_max_new_tokens);
-    auto job = make_job(engine.prompt_ids(build_prompt(ex, o.prompt)), p);
+    auto job = make_job(engine.prompt_ids(build_prompt(ex, o.prompt)), p, has_field(body, "max_tokens"));
     if (o.constrained) {
       AnswerGrammar grammar(relation_labels(o.task), drug_candidates(ex, lexicon), o.constraint.max_items);
       auto c = std::make_shared<AnswerConstraint>(engine.tokenizer(), engine.token_trie(),
                                                   engine.stop_ids(), grammar, o.constraint);
       job->allowed = [c](int64_t, const std::vector<int>& tokens) { return c->allowed(tokens); };
     }
-    batcher.submit(job);
-    job->wait();
-    if (!job->error.empty()) return send_error(res, 500, "generation failed", "server_error");
+    submit(job);
+    if (!await(*job, res)) return;
     std::string text = engine.completion_text(job->completions.at(0));
     ParsedCompletion parsed = parse_completion(text, o.task);
     const long prompt_tokens = static_cast<long>(job->prompt.size());
@@ -426,26 +602,57 @@ struct Server::Impl {
     res.set_content(out.dump(), "application/json");
   }
 
+  // Runs after the header block is parsed, before any body is read. cpp-httplib would
+  // read the body of any other request whole, whatever its size (its limit skips chunked
+  // bodies): such requests are refused unread.
+  httplib::Server::HandlerResponse before_routing(const httplib::Request& q, httplib::Response& r) {
+    Connection* conn = Connection::current();
+    if (conn) conn->headers_read();
+    const bool post_path = q.path == "/v1/chat/completions" || q.path == "/v1/extract";
+    if (q.method == "POST" && post_path) return httplib::Server::HandlerResponse::Unhandled;
+    if (conn) conn->request_read();
+    const bool body = q.has_header("Content-Length") || q.has_header("Transfer-Encoding");
+    if ((q.method == "GET" || q.method == "HEAD") && !body) return httplib::Server::HandlerResponse::Unhandled;
+    if (post_path || q.path == "/health" || q.path == "/v1/models")
+      send_error_and_close(r, 405, "method " + q.method + " not allowed on " + q.path);
+    else
+      send_error_and_close(r, 404, "no such endpoint");
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
   void routes() {
-    http.set_payload_max_length(o.max_body_bytes);
+    http.set_payload_max_length(o.max_body_bytes);  // a second line of defence for declared lengths
     // Remember the listening socket so bind() can raise its backlog (see there).
     http.set_socket_options([this](socket_t sock) {
       httplib::default_socket_options(sock);
       listen_fd = sock;
     });
-    int threads = o.max_concurrency + 4;  // room to answer 429 while every slot is busy
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
-      if (injected_fault(r)) return;
-      guarded(q, r, [&](std::shared_ptr<Slot> slot) { chat(q, r, slot); });
+    http.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) { return before_routing(q, r); });
+    // "Expect: 100-continue" with a declared length over the limit: 413 before the body.
+    http.set_expect_100_continue_handler([this](const httplib::Request& q, httplib::Response& r) {
+      if (declared_length_status(q) != 413) return 100;
+      send_error_and_close(r, 413, "request body too large (limit " + std::to_string(o.max_body_bytes) + " bytes)");
+      return 413;
     });
-    http.Post("/v1/extract", [this](const httplib::Request& q, httplib::Response& r) {
-      guarded(q, r, [&](std::shared_ptr<Slot>) { extract(q, r); });
+    http.Post("/v1/chat/completions",
+              [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& read) {
+                post(q, r, read, true, [&](const json& body, std::shared_ptr<Slot> slot) { chat(body, r, slot); });
+              });
+    http.Post("/v1/extract", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& read) {
+      post(q, r, read, false, [&](const json& body, std::shared_ptr<Slot>) { extract(body, r); });
     });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
-      json out = {{"status", "ok"}, {"model", engine.name()}, {"active_requests", active.load()},
-                  {"batches", batcher.batches_run()}};
+      int active;
+      {
+        std::lock_guard<std::mutex> lock(flight.mutex);
+        active = flight.count;
+      }
+      json out = {{"status", draining ? "shutting_down" : "ok"}, {"model", engine.name()},
+                  {"active_requests", active}, {"batches", batcher.batches_run()},
+                  {"client_cancels", client_cancels.load()}, {"open_connections", http.open_connections()},
+                  {"refused_connections", http.refused_connections()}};
       if (!o.fault_plan.empty()) out["faults_sent"] = faults_sent.load();
+      if (draining) r.status = 503;
       r.set_content(out.dump(), "application/json");
     });
     http.Get("/v1/models", [this](const httplib::Request& q, httplib::Response& r) {
@@ -453,20 +660,36 @@ struct Server::Impl {
       json model = {{"id", engine.name()}, {"object", "model"}, {"created", now_seconds()}, {"owned_by", "rexdrug"}};
       r.set_content(json({{"object", "list"}, {"data", json::array({model})}}).dump(), "application/json");
     });
+    // Replies cpp-httplib makes itself (a bad request line or header block, 404, 414...);
+    // a header block cut by our deadline or cap is reported as such.
     http.set_error_handler([](const httplib::Request&, httplib::Response& r) {
+      Connection* conn = Connection::current();
+      if (r.status == 400 && r.body.empty() && conn && conn->timed_out()) r.status = 408;
+      if (r.status == 400 && r.body.empty() && conn && conn->header_overflow()) r.status = 431;
       if (!r.body.empty()) return;
-      std::string message = r.status == 413 ? "request body too large"
+      std::string message = r.status == 408   ? "request not received within the server's timeouts"
+                            : r.status == 431 ? "request headers too large"
+                            : r.status == 413 ? "request body too large"
                             : r.status == 404 ? "no such endpoint"
                                               : "request failed";
-      send_error(r, r.status, message, r.status == 413 ? "invalid_request_error" : "not_found_error");
+      send_error(r, r.status, message);
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& r, std::exception_ptr) {
-      send_error(r, 500, "internal error", "server_error");
+      send_error(r, 500, "internal error");
     });
     // Method, path and status only: never headers (they carry the bearer token) or bodies.
     http.set_logger([](const httplib::Request& q, const httplib::Response& r) {
       log::debug(q.method + " " + q.path + " " + std::to_string(r.status));
     });
+  }
+
+  // Stop accepting: shutting the listening socket down ends cpp-httplib's accept loop
+  // (which then closes it). httplib::Server::stop() would also end every stream at its
+  // next chunk without [DONE], so it is not used.
+  void stop_accepting() {
+    if (draining.exchange(true)) return;
+    if (listen_fd >= 0) ::shutdown(listen_fd, SHUT_RDWR);
+    http.close_connections();
   }
 };
 
@@ -498,7 +721,33 @@ int Server::bind() {
 void Server::run() { impl_->http.listen_after_bind(); }
 
 void Server::stop() {
-  if (impl_ && impl_->http.is_running()) impl_->http.stop();
+  if (impl_) impl_->stop_accepting();
+}
+
+void Server::shutdown() {
+  Impl& m = *impl_;
+  const double grace = std::max(0.0, m.o.shutdown_grace_s);
+  int in_flight;
+  {
+    std::lock_guard<std::mutex> lock(m.flight.mutex);
+    in_flight = m.flight.count;
+  }
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "shutting down: no new connections; %d request(s) in flight get %g s to finish",
+                in_flight, grace);
+  log::info(buf);
+  const auto start = Clock::now();
+  m.stop_accepting();
+  if (!m.flight.wait_idle(start + std::chrono::milliseconds(static_cast<long>(grace * 1000)))) {
+    m.cancelling = true;
+    log::warn("shutdown: grace period over, cancelling " + std::to_string(m.cancel_all()) + " request(s)");
+    // Cancelled requests reply within a decoding step and a write timeout.
+    auto bound = std::chrono::milliseconds(static_cast<long>((m.o.transport.write_timeout_s + 5) * 1000));
+    if (!m.flight.wait_idle(Clock::now() + bound)) log::warn("shutdown: requests still in flight; closing anyway");
+  }
+  std::snprintf(buf, sizeof buf, "shutdown: requests done after %.1f s",
+                std::chrono::duration<double>(Clock::now() - start).count());
+  log::info(buf);
 }
 
 }  // namespace rexdrug::serve

@@ -1,6 +1,7 @@
 // The OpenAI-compatible HTTP server (`rexdrug serve`): /v1/chat/completions (streaming
-// too), /v1/extract, /health and /v1/models over cpp-httplib, requests batched across
-// clients by a Batcher. See docs/inference.md for the protocol and the limits.
+// too), /v1/extract, /health and /v1/models over cpp-httplib (connections handled by
+// serve/connection.h), requests batched across clients by a Batcher. See
+// docs/inference.md for the protocol and docs/security.md for the limits.
 #pragma once
 #include <atomic>
 #include <memory>
@@ -9,13 +10,10 @@
 
 #include "core/data/example.h"
 #include "serve/batcher.h"
+#include "serve/connection.h"
 #include "serve/constrained.h"
 #include "core/data/prompt.h"
 #include "serve/engine.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace rexdrug::serve {
 
@@ -33,7 +31,9 @@ struct ServerOptions {
   int port = 8000;           // 0 = any free port
   std::string api_key;       // "" = no authentication
   int max_concurrency = 16;  // requests in flight; more get 429
-  size_t max_body_bytes = 1 << 20;  // larger bodies get 413
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413, whatever the transfer encoding
+  TransportLimits transport;        // connections and timeouts (serve/connection.h)
+  double shutdown_grace_s = 20;     // shutdown(): time requests in flight get to finish
   int max_tokens_limit = 4096;      // cap on a request's max_tokens
   int default_max_tokens = 256;
   int extract_max_new_tokens = 1024;
@@ -48,13 +48,31 @@ struct ServerOptions {
   std::vector<FaultStep> fault_plan;
 };
 
+// A /v1/chat/completions request as the handler uses it.
+struct ChatRequest {
+  Conversation messages;
+  generate::SamplingParams params;
+  bool stream = false;
+  bool max_tokens_given = false;  // else max_new_tokens is the server's default
+};
+
+// Parses and validates a chat request body; no I/O, no model (fuzz/ calls it). A bad
+// body throws std::runtime_error whose message is the text of the 400 reply.
+ChatRequest parse_chat_request(const std::string& body, const ServerOptions& options);
+
 class Server {
  public:
   Server(Engine& engine, ServerOptions options);
   ~Server();
   int bind();   // binds host:port, returns the bound port (Error when it cannot)
-  void run();   // serves until stop()
+  void run();   // serves until stop() or shutdown(); returns once every connection closed
+  // Stops accepting and closes idle connections; requests in flight finish. New requests
+  // on open connections get 503.
   void stop();
+  // Graceful shutdown (SIGTERM): stop(), then requests in flight get shutdown_grace_s to
+  // finish; those still running are cancelled (a stream ends with an error event and
+  // [DONE], a plain request gets 503). Returns when none is in flight. Logs each step.
+  void shutdown();
 
  private:
   struct Impl;

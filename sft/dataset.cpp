@@ -146,7 +146,7 @@ std::vector<std::string> read_documents(const std::string& path) {
   if (ends_with(path, ".txt")) {
     for_each_line(path, [&](long, const std::string& line) { add(line); });
   } else {
-    for (const Example& ex : read_corpus(path, Task::drugcomb))
+    for (const Example& ex : read_corpus_any_task(path))
       add(ex.context.empty() ? ex.sentence : ex.context);
   }
   if (docs.empty()) throw file_error(path, 0, "no text to train on");

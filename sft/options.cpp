@@ -59,6 +59,7 @@ SftOptions parse_options(const Config& root, Mode mode) {
   o.max_minutes = tr.max_minutes;
   o.adamw = tr.adamw;
   o.warmup = tr.warmup;
+  o.warmup_from_zero = tr.warmup_from_zero;
   o.min_lr_ratio = tr.min_lr_ratio;
   o.grad_clip = tr.grad_clip;
   o.gradient_checkpointing = tr.gradient_checkpointing;
@@ -84,6 +85,28 @@ SftOptions parse_options(const Config& root, Mode mode) {
 
   root.check_unknown_keys();
   return o;
+}
+
+nlohmann::json options_json(const SftOptions& o) {
+  nlohmann::json train = train::optimizer_json(o.adamw, o.warmup, o.warmup_from_zero, o.min_lr_ratio, o.grad_clip);
+  train.update({{"epochs", o.epochs}, {"max_steps", o.max_steps}, {"stop_after_steps", o.stop_after_steps},
+                {"max_minutes", o.max_minutes}, {"batch_size", o.batch_size},
+                {"micro_batch_tokens", o.micro_batch_tokens},
+                {"gradient_checkpointing", o.gradient_checkpointing}, {"threads", o.threads}});
+  return {{"seed", o.seed},
+          {"run_dir", o.run_dir},
+          {"model", {{"path", o.model_path}, {"config", o.model_config}, {"dtype", o.dtype}, {"device", o.device},
+                     {"autocast", o.autocast}}},
+          {"tokenizer", {{"path", o.tokenizer_path}, {"template", o.chat_template},
+                         {"train_vocab_size", o.tokenizer_train_vocab}}},
+          {"data", {{"train", o.train_path}, {"eval", o.eval_path}, {"max_length", o.max_length},
+                    {"overlong", o.overlong}, {"eval_max_sequences", o.eval_max_sequences}}},
+          {"lora", train::lora_json(o.lora, o.lora_config)},
+          {"train", train},
+          {"eval", {{"every", o.eval_every}, {"generate", o.eval_generate},
+                    {"max_new_tokens", o.eval_max_new_tokens}, {"task", o.eval_task}}},
+          {"log", {{"every", o.log_every}}},
+          {"checkpoint", {{"every", o.save_every}, {"keep", o.keep}}}};
 }
 
 }  // namespace rexdrug::sft

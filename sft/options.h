@@ -46,6 +46,7 @@ struct SftOptions {
   int64_t micro_batch_tokens = 4096;  // padded tokens per forward/backward
   train::AdamWConfig adamw;
   double warmup = 0.0;  // < 1: fraction of the steps, else steps
+  bool warmup_from_zero = false;  // train::LrSchedule::warmup_from_zero
   double min_lr_ratio = 0.0;
   double grad_clip = 1.0;
   bool gradient_checkpointing = false;
@@ -65,5 +66,7 @@ struct SftOptions {
 
 // Reads and validates every key (Error naming file and key on a bad or unknown one).
 SftOptions parse_options(const Config& config, Mode mode);
+// Every option as resolved (defaults filled in), under its YAML key path.
+nlohmann::json options_json(const SftOptions& o);
 
 }  // namespace rexdrug::sft

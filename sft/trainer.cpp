@@ -188,7 +188,8 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& caller
   result.eval_data = data.eval_stats;
   result.total_steps = o.max_steps > 0 ? o.max_steps : o.epochs * spe;
   train::LrSchedule schedule{o.adamw.lr, result.total_steps,
-                             train::warmup_steps_from(o.warmup, result.total_steps), o.min_lr_ratio};
+                             train::warmup_steps_from(o.warmup, result.total_steps), o.min_lr_ratio,
+                             o.warmup_from_zero};
 
   int64_t step = 0;
   double tokens_seen = 0, elapsed_before = 0;

@@ -7,6 +7,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 #include "core/tokenizer/sentencepiece_train.h"
 #include "core/tokenizer/tokenizer.h"
 #include "tests/test_util.h"
@@ -84,6 +86,21 @@ std::string tiny_model_dir() {
     throw std::runtime_error("rexdrug model init failed: " + err);
   std::filesystem::remove(d + "/model_config.json");
   dir = d;
+  return dir;
+}
+
+std::string tiny_model_with_positions(const std::string& name, long positions) {
+  namespace fs = std::filesystem;
+  const std::string dir = scratch_dir(name);
+  for (const auto& entry : fs::directory_iterator(tiny_model_dir()))
+    fs::copy(entry.path(), dir + "/" + entry.path().filename().string(), fs::copy_options::recursive);
+  nlohmann::json config;
+  {
+    std::ifstream in(dir + "/config.json");
+    in >> config;
+  }
+  config["max_position_embeddings"] = positions;
+  std::ofstream(dir + "/config.json") << config.dump(2) << "\n";
   return dir;
 }
 

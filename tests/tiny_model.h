@@ -19,4 +19,8 @@ model::ModelConfig tiny_config(bool tied = false, int64_t vocab_size = 64);
 // Built once per test binary under the scratch folder; random, so its text is garbage.
 std::string tiny_model_dir();
 
+// A copy of tiny_model_dir() under the scratch folder `name` whose config.json says
+// `positions` max_position_embeddings (the weights do not depend on it: rotary positions).
+std::string tiny_model_with_positions(const std::string& name, long positions);
+
 }  // namespace rexdrug::test

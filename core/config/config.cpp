@@ -1,6 +1,7 @@
 #include "core/config/config.h"
 
 #include <algorithm>
+#include <map>
 
 #include "core/util/text.h"
 
@@ -35,6 +36,39 @@ void apply_override(YAML::Node root, const std::string& file, const std::string&
   }
   chain.back()[keys.back()] = value;
 }
+// Walks the loaded tree once: repeated keys in a map are errors, and so are
+// trees nested absurdly deep or (through aliases) absurdly large, which would
+// otherwise make this walk and later reads stall.
+constexpr int kMaxYamlDepth = 128;
+constexpr long kMaxYamlNodes = 1000000;
+
+void check_tree(const YAML::Node& node, const std::string& file, int depth, long& budget) {
+  auto line = [](const YAML::Node& n) { return n.Mark().is_null() ? 0L : long(n.Mark().line) + 1; };
+  if (depth > kMaxYamlDepth)
+    throw file_error(file, line(node), "nested deeper than " + std::to_string(kMaxYamlDepth) + " levels");
+  if (--budget < 0)
+    throw file_error(file, 0, "more than " + std::to_string(kMaxYamlNodes) + " nodes (aliases expanding?)");
+  if (node.IsMap()) {
+    std::map<std::string, long> seen;  // scalar key -> its line
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar()) {
+        auto [it, fresh] = seen.emplace(kv.first.Scalar(), line(kv.first));
+        if (!fresh)
+          throw file_error(file, line(kv.first), "duplicate key '" + kv.first.Scalar() +
+                                                     "' (first on line " + std::to_string(it->second) + ")");
+      }
+      check_tree(kv.second, file, depth + 1, budget);
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) check_tree(item, file, depth + 1, budget);
+  }
+}
+
+void check_tree(const YAML::Node& root, const std::string& file) {
+  long budget = kMaxYamlNodes;
+  check_tree(root, file, 0, budget);
+}
+
 }  // namespace
 
 Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
@@ -48,6 +82,7 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw file_error(path, 0, "a config must be a YAML map");
+  check_tree(root, path);
   for (const std::string& o : overrides) apply_override(root, path, o);
   return Config(root, path, "");
 }
@@ -61,6 +96,7 @@ Config Config::from_string(const std::string& yaml, const std::string& name) {
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw file_error(name, 0, "a config must be a YAML map");
+  check_tree(root, name);
   return Config(root, name, "");
 }
 

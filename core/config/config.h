@@ -2,9 +2,11 @@
 // remembers which keys were read, so unknown (misspelt) keys become errors that
 // name the file and the full key path, e.g. "run.yaml: sft.lerning_rate: unknown key".
 #pragma once
+#include <cmath>
 #include <memory>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
@@ -16,6 +18,8 @@ namespace rexdrug {
 class Config {
  public:
   // Loads a YAML file and applies overrides "a.b.c=value" (value parsed as YAML).
+  // A key given twice in one map is an error naming the file and both lines
+  // (yaml-cpp keeps both entries and lookups would silently see the first).
   static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
   static Config from_string(const std::string& yaml, const std::string& name = "<string>");
   Config(YAML::Node node, std::string file, std::string path);
@@ -32,11 +36,17 @@ class Config {
   template <typename T>
   T require(const std::string& key) const {
     YAML::Node v = value(key);
+    T out;
     try {
-      return v.as<T>();
+      out = v.as<T>();
     } catch (const YAML::Exception&) {
       throw error(key, "wrong type (value '" + YAML::Dump(v) + "')");
     }
+    // YAML spells NaN ".nan"; no setting means anything by it (a NaN temperature
+    // samples garbage, a NaN bound passes every comparison).
+    if constexpr (std::is_floating_point_v<T>)
+      if (std::isnan(out)) throw error(key, "must be a number, not NaN");
+    return out;
   }
   // Checks a value is one of `allowed`.
   std::string choice(const std::string& key, const std::string& fallback,

@@ -201,7 +201,7 @@ Format detect_format(const std::string& path) {
   bool decided = false;
   for_each_line(path, [&](long, const std::string& line) {
     if (decided || trim(line).empty()) return;
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    json j = parse_json_or_discarded(line);
     if (!j.is_object()) return;  // a bad line: leave it to the reader
     decided = true;
     if (j.contains("doc_id") && j.contains("spans")) format = Format::drugcomb;
@@ -231,6 +231,17 @@ std::vector<Example> read_ddi13(const std::string& path, const ReadOptions& opti
 std::vector<Example> read_examples(const std::string& path, const ReadOptions& options,
                                    ReadStats* stats) {
   return read_lines(path, example_from_json, options, stats);
+}
+
+std::vector<Example> read_corpus_any_task(const std::string& path, const ReadOptions& options,
+                                          ReadStats* stats) {
+  switch (detect_format(path)) {
+    case Format::drugcomb: return read_drugcomb(path, options, stats);
+    case Format::ddi13: return read_ddi13(path, options, stats);
+    case Format::examples: return read_examples(path, options, stats);
+    case Format::unknown: break;
+  }
+  return read_corpus(path, Task::drugcomb, options, stats);  // throws the "unrecognised" error
 }
 
 std::vector<Example> read_corpus(const std::string& path, Task task, const ReadOptions& options,

@@ -30,6 +30,9 @@ std::vector<Example> read_examples(const std::string& path, const ReadOptions& o
 // Any of the above, recognised from the first non-blank line's keys.
 std::vector<Example> read_corpus(const std::string& path, Task task,
                                  const ReadOptions& options = {}, ReadStats* stats = nullptr);
+// The same, whatever task the file holds (for uses that need only the text: pretraining).
+std::vector<Example> read_corpus_any_task(const std::string& path, const ReadOptions& options = {},
+                                          ReadStats* stats = nullptr);
 
 // The drug lexicon (drugcomb/drug_lexicon.txt): one name a line, blank lines skipped.
 std::vector<std::string> read_drug_lexicon(const std::string& path);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <random>
 #include <set>
@@ -40,6 +41,10 @@ void check_params(const GenerateRequest& req) {
   if (p.max_new_tokens < 1) throw Error("generate: max_new_tokens must be >= 1");
   if (p.num_samples < 1) throw Error("generate: num_samples must be >= 1");
   if (p.top_k < 0) throw Error("generate: top_k must be >= 0");
+  // NaN would pass a "> 0" test and sample from NaN probabilities.
+  if (!(p.temperature >= 0) || std::isinf(p.temperature))
+    throw Error("generate: temperature must be a finite number >= 0 (0 = greedy), got " +
+                std::to_string(p.temperature));
   if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("generate: top_p must be in (0, 1]");
   if (!p.stop_strings.empty() && !req.detokenize)
     throw Error("generate: stop_strings need a detokenize callback");

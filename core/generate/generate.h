@@ -12,7 +12,7 @@ namespace rexdrug::generate {
 
 struct SamplingParams {
   int64_t max_new_tokens = 256;
-  float temperature = 0.0f;  // <= 0: greedy (argmax)
+  float temperature = 0.0f;  // 0: greedy (argmax); negative or NaN: Error
   int64_t top_k = 0;         // 0: off
   float top_p = 1.0f;        // 1: off
   int64_t num_samples = 1;   // completions per prompt (the prompt is prefilled once)

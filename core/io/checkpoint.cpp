@@ -1,5 +1,10 @@
 // Hugging Face weight folders: model.safetensors or shards + model.safetensors.index.json.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -8,7 +13,9 @@
 
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/jsonl.h"
+#include "core/util/text.h"
 
 namespace rexdrug::io {
 
@@ -30,13 +37,14 @@ bool is_shard_name(const std::string& name) {
   return std::regex_match(name, re);
 }
 
-// Removes weight files in `dir` left by an earlier save that `keep` does not list.
-void remove_stale(const std::string& dir, const std::set<std::string>& keep) {
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string name = entry.path().filename().string();
-    bool ours = name == kSingleFile || name == kIndexFile || is_shard_name(name);
-    if (ours && !keep.count(name)) fs::remove(entry.path());
-  }
+// The index comes with a downloaded model: it may only name files inside its folder.
+bool inside_folder(const std::string& shard) {
+  if (shard.empty() || shard.find('\0') != std::string::npos) return false;
+  fs::path p(shard);
+  if (p.is_absolute() || p.has_root_name() || p.has_root_directory()) return false;
+  for (const auto& part : p)
+    if (part == "..") return false;
+  return true;
 }
 
 }  // namespace
@@ -60,12 +68,7 @@ Checkpoint::Checkpoint(const std::string& path) : path_(path) {
     return;
   }
 
-  json index;
-  try {
-    index = json::parse(read_file(index_path));
-  } catch (const json::exception& e) {
-    throw file_error(index_path, 0, std::string("bad JSON: ") + e.what());
-  }
+  json index = parse_json_input(read_file(index_path), index_path);
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
     throw file_error(index_path, 0, "missing object \"weight_map\"");
   if (index.contains("metadata") && index["metadata"].is_object())
@@ -79,6 +82,9 @@ Checkpoint::Checkpoint(const std::string& path) : path_(path) {
     const std::string shard = v.get<std::string>();
     auto it = file_ids.find(shard);
     if (it == file_ids.end()) {
+      if (!inside_folder(shard))
+        throw file_error(index_path, 0, "weight_map entry '" + name + "' names shard '" + shard +
+                                            "' outside the model folder (absolute path or '..')");
       const std::string shard_path = (fs::path(path) / shard).string();
       if (!fs::is_regular_file(shard_path))
         throw file_error(index_path, 0, "names shard '" + shard + "' which does not exist");
@@ -125,21 +131,71 @@ uint64_t Checkpoint::total_bytes() const {
   return total;
 }
 
-void save_checkpoint(const std::string& dir, const NamedTensors& tensors,
-                     uint64_t max_shard_bytes) {
-  make_dirs(dir);
-  const std::map<std::string, std::string> meta = {{"format", "pt"}};  // what transformers expects
-  uint64_t total = 0;
-  std::set<std::string> seen;
-  for (const auto& nt : tensors) {
-    if (!seen.insert(nt.first).second)
-      throw file_error(dir, 0, "duplicate tensor name '" + nt.first + "'");
-    total += static_cast<uint64_t>(nt.second.numel()) * nt.second.element_size();
-  }
+std::function<void(const std::string&)> save_checkpoint_test_hook;
 
+namespace {
+
+bool is_weight_file(const std::string& name) {
+  return name == kSingleFile || name == kIndexFile || is_shard_name(name);
+}
+
+// Copies what an existing model folder holds besides its weights (tokenizer files,
+// README, ...) into the new one: hard links where the file system allows, else copies.
+void carry_over(const fs::path& from, const fs::path& to, const std::map<std::string, std::string>& files) {
+  for (const auto& entry : fs::directory_iterator(from)) {
+    std::string name = entry.path().filename().string();
+    // Old weights are replaced, not merged; "*.tmp" are partial files of a crashed write.
+    if (is_weight_file(name) || files.count(name) || ends_with(name, ".tmp")) continue;
+    std::error_code ec;
+    fs::copy(entry.path(), to / name,
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks | fs::copy_options::create_hard_links, ec);
+    if (!ec) continue;
+    fs::remove_all(to / name, ec);
+    try {
+      fs::copy(entry.path(), to / name, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    } catch (const fs::filesystem_error& e) {
+      throw file_error(entry.path().string(), 0, std::string("cannot carry over into the new model folder: ") + e.what());
+    }
+  }
+}
+
+// Puts the complete folder `fresh` at `target`. An existing target is exchanged with
+// it in one step (renameat2 RENAME_EXCHANGE) and the old contents, now at `fresh`, are
+// removed; where the file system cannot exchange, the old folder is first renamed
+// aside (a crash between the two renames leaves it at ".NAME.old").
+void swap_into_place(const fs::path& fresh, const fs::path& target) {
+  if (!fs::exists(target)) {
+    std::error_code ec;
+    fs::rename(fresh, target, ec);
+    if (ec) throw file_error(target.string(), 0, "cannot rename the new model folder into place: " + ec.message());
+    return;
+  }
+  if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+    fsync_path(target.parent_path().string());
+    fs::remove_all(fresh);
+    return;
+  }
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+    throw file_error(target.string(), 0, std::string("cannot swap in the new model folder: ") + std::strerror(errno));
+  const fs::path old = target.parent_path() / ("." + target.filename().string() + ".old");
+  std::error_code ec;
+  fs::remove_all(old, ec);
+  fs::rename(target, old, ec);
+  if (!ec) fs::rename(fresh, target, ec);
+  if (ec) throw file_error(target.string(), 0, "cannot rename the new model folder into place: " + ec.message());
+  fsync_path(target.parent_path().string());
+  fs::remove_all(old);
+}
+
+// Writes the weight files (and the index) into `dir`; returns nothing, throws on failure.
+void write_weights(const fs::path& dir, const NamedTensors& tensors, uint64_t total, uint64_t max_shard_bytes) {
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};  // what transformers expects
+  auto written = [](const std::string& name) {
+    if (save_checkpoint_test_hook) save_checkpoint_test_hook(name);
+  };
   if (total <= max_shard_bytes) {
-    save_safetensors((fs::path(dir) / kSingleFile).string(), tensors, meta);
-    remove_stale(dir, {kSingleFile});
+    save_safetensors((dir / kSingleFile).string(), tensors, meta);
+    written(kSingleFile);
     return;
   }
   // Fill shards in the given order; a new shard starts when the next tensor would overflow
@@ -156,16 +212,56 @@ void save_checkpoint(const std::string& dir, const NamedTensors& tensors,
     bytes += b;
   }
   json weight_map = json::object();
-  std::set<std::string> keep = {kIndexFile};
   for (size_t i = 0; i < shards.size(); ++i) {
     const std::string name = shard_name(i + 1, shards.size());
-    save_safetensors((fs::path(dir) / name).string(), shards[i], meta);
+    save_safetensors((dir / name).string(), shards[i], meta);
+    written(name);
     for (const auto& nt : shards[i]) weight_map[nt.first] = name;
-    keep.insert(name);
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-  write_file_atomic((fs::path(dir) / kIndexFile).string(), index.dump(2) + "\n");
-  remove_stale(dir, keep);
+  write_file_atomic((dir / kIndexFile).string(), index.dump(2) + "\n");
+  written(kIndexFile);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& dir, const NamedTensors& tensors, uint64_t max_shard_bytes,
+                     const std::map<std::string, std::string>& files) {
+  uint64_t total = 0;
+  std::set<std::string> seen;
+  for (const auto& nt : tensors) {
+    if (!seen.insert(nt.first).second)
+      throw file_error(dir, 0, "duplicate tensor name '" + nt.first + "'");
+    total += static_cast<uint64_t>(nt.second.numel()) * nt.second.element_size();
+  }
+  for (const auto& kv : files)
+    if (is_weight_file(kv.first) || kv.first.find('/') != std::string::npos)
+      throw file_error(dir, 0, "cannot write extra file '" + kv.first + "' into a model folder");
+
+  fs::path target = fs::absolute(dir).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();  // "out/" -> "out"
+  if (fs::is_symlink(target)) target = fs::canonical(target);  // replace what it points to
+  if (target == target.root_path()) throw file_error(dir, 0, "cannot replace the root folder");
+  if (fs::exists(target) && !fs::is_directory(target))
+    throw file_error(dir, 0, "exists and is not a folder");
+  make_dirs(target.parent_path().string());
+  const fs::path tmp = target.parent_path() / ("." + target.filename().string() + ".tmp");
+  fs::remove_all(tmp);  // left by an interrupted save
+  make_dirs(tmp.string());
+  try {
+    if (fs::is_directory(target)) carry_over(target, tmp, files);
+    write_weights(tmp, tensors, total, max_shard_bytes);
+    for (const auto& [name, content] : files) {
+      write_file_atomic((tmp / name).string(), content);
+      if (save_checkpoint_test_hook) save_checkpoint_test_hook(name);
+    }
+    fsync_tree(tmp.string());
+  } catch (...) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  swap_into_place(tmp, target);
 }
 
 }  // namespace rexdrug::io

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/util/error.h"
+#include "core/util/json_input.h"
+#include "core/util/jsonl.h"
+#include "core/util/log.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors stores little-endian bytes; this code copies them as they are");
@@ -139,20 +143,49 @@ void release_pages(const uint8_t* p, uint64_t n) {
   if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
+std::atomic<bool> g_allow_nonfinite{false};
+
+// Stored values of a float type whose exponent bits are all ones (Inf or NaN).
+// Read from the raw bytes so the check adds no tensor allocation and runs at
+// memory speed inside the chunked copy.
+template <typename Word>
+uint64_t count_exponent_all_ones(const uint8_t* p, uint64_t nbytes, Word mask) {
+  uint64_t count = 0;
+  for (uint64_t off = 0; off + sizeof(Word) <= nbytes; off += sizeof(Word)) {
+    Word w;
+    std::memcpy(&w, p + off, sizeof w);  // the file may misalign the data
+    count += (w & mask) == mask;
+  }
+  return count;
+}
+
+uint64_t count_nonfinite(const uint8_t* p, uint64_t nbytes, torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat64: return count_exponent_all_ones<uint64_t>(p, nbytes, 0x7FF0000000000000ull);
+    case torch::kFloat32: return count_exponent_all_ones<uint32_t>(p, nbytes, 0x7F800000u);
+    case torch::kFloat16: return count_exponent_all_ones<uint16_t>(p, nbytes, 0x7C00u);
+    case torch::kBFloat16: return count_exponent_all_ones<uint16_t>(p, nbytes, 0x7F80u);
+    default: return 0;  // integers and bool are always finite
+  }
+}
+
 // Copies nbytes of stored `src_type` values into the contiguous tensor `out`, converting
 // the dtype (and moving to out's device) chunk by chunk through a small staging buffer.
-void copy_chunked(const uint8_t* src, uint64_t nbytes, torch::ScalarType src_type,
-                  torch::Tensor& out) {
-  if (nbytes == 0) return;
+// Returns how many stored values were NaN or infinite.
+uint64_t copy_chunked(const uint8_t* src, uint64_t nbytes, torch::ScalarType src_type,
+                      torch::Tensor& out) {
+  if (nbytes == 0) return 0;
   const uint64_t esize = element_size(src_type);
+  uint64_t nonfinite = 0;
   if (out.device().is_cpu() && out.scalar_type() == src_type && src_type != torch::kBool) {
     auto* dst = static_cast<uint8_t*>(out.data_ptr());
     for (uint64_t off = 0; off < nbytes; off += kChunkBytes) {
       uint64_t n = std::min(kChunkBytes, nbytes - off);
+      nonfinite += count_nonfinite(src + off, n, src_type);
       std::memcpy(dst + off, src + off, n);
       release_pages(src + off, n);
     }
-    return;
+    return nonfinite;
   }
   // BOOL is staged as bytes and compared with 0, so a stored 2 still reads as true.
   const torch::ScalarType stage_type = src_type == torch::kBool ? torch::kUInt8 : src_type;
@@ -163,12 +196,14 @@ void copy_chunked(const uint8_t* src, uint64_t nbytes, torch::ScalarType src_typ
   for (int64_t off = 0; off < total; off += chunk) {
     int64_t n = std::min(chunk, total - off);
     const uint8_t* p = src + static_cast<uint64_t>(off) * esize;
+    nonfinite += count_nonfinite(p, static_cast<uint64_t>(n) * esize, src_type);
     std::memcpy(stage.data_ptr(), p, static_cast<uint64_t>(n) * esize);
     torch::Tensor part = stage.narrow(0, 0, n);
     if (src_type == torch::kBool) part = part.ne(0);
     flat.narrow(0, off, n).copy_(part);
     release_pages(p, static_cast<uint64_t>(n) * esize);
   }
+  return nonfinite;
 }
 
 }  // namespace
@@ -218,9 +253,11 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   const uint64_t data_size = f->file_size_ - f->data_start_;
 
   json header;
+  const std::string_view header_text(reinterpret_cast<const char*>(f->map_) + 8, header_len);
+  if (json_too_deep_at(header_text) != std::string_view::npos)
+    throw file_error(path, 0, "JSON header nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   try {
-    header = json::parse(reinterpret_cast<const char*>(f->map_) + 8,
-                         reinterpret_cast<const char*>(f->map_) + 8 + header_len);
+    header = json::parse(header_text);
   } catch (const json::exception& e) {
     throw file_error(path, 0, std::string("bad JSON header: ") + e.what());
   }
@@ -272,14 +309,23 @@ void SafetensorsFile::load_into(const std::string& name, torch::Tensor& out) con
                                    c10::toString(out.scalar_type()));
   torch::NoGradGuard no_grad;  // destinations are often parameters that require grad
   const uint8_t* src = map_ + data_start_ + ti.begin;
+  uint64_t nonfinite = 0;
   if (out.is_contiguous()) {
-    copy_chunked(src, ti.end - ti.begin, src_type, out);
+    nonfinite = copy_chunked(src, ti.end - ti.begin, src_type, out);
   } else {
     torch::Tensor tmp = torch::empty(ti.shape, out.options());
-    copy_chunked(src, ti.end - ti.begin, src_type, tmp);
+    nonfinite = copy_chunked(src, ti.end - ti.begin, src_type, tmp);
     out.copy_(tmp);
   }
+  if (nonfinite > 0) {
+    std::string what = "tensor '" + name + "' holds " + std::to_string(nonfinite) + " NaN/Inf value(s)";
+    if (!g_allow_nonfinite) throw file_error(path_, 0, what + " (--allow-nonfinite-weights loads it anyway)");
+    log::warn(path_ + ": " + what);
+  }
 }
+
+void set_allow_nonfinite_weights(bool allow) { g_allow_nonfinite = allow; }
+bool allow_nonfinite_weights() { return g_allow_nonfinite; }
 
 // ---------------------------------------------------------------- writing
 
@@ -343,6 +389,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors,
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) throw file_error(path, 0, "rename failed: " + ec.message());
+  fsync_parent_dir(path);  // the rename itself must reach the disk too
 }
 
 }  // namespace rexdrug::io

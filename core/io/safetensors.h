@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,7 +54,8 @@ class SafetensorsFile {
   torch::Tensor load(const std::string& name,
                      c10::optional<torch::ScalarType> dtype = c10::nullopt) const;
   // Copies the stored values into `out` (any device, any dtype of the same kind:
-  // float <-> float, integer/bool <-> integer/bool). Error when the shape differs.
+  // float <-> float, integer/bool <-> integer/bool). Error when the shape differs, and
+  // when a float tensor holds NaN/Inf values unless allowed (see below).
   void load_into(const std::string& name, torch::Tensor& out) const;
 
  private:
@@ -66,6 +68,12 @@ class SafetensorsFile {
   std::map<std::string, TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
 };
+
+// NaN/Inf in stored float tensors: loading refuses them by default (Error naming the file
+// and the tensor; a model with them only produces garbage); allowed, each such tensor is
+// loaded and named in a warning. `rexdrug --allow-nonfinite-weights` allows them.
+void set_allow_nonfinite_weights(bool allow);
+bool allow_nonfinite_weights();
 
 // A Hugging Face weights location: a folder holding model.safetensors, or a sharded
 // model.safetensors.index.json + shards (the index wins when both exist), or the path
@@ -97,12 +105,20 @@ using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
-// Writes the weights of a Hugging Face folder (config.json is the caller's): one
-// model.safetensors when the tensor bytes fit in max_shard_bytes, otherwise shards
-// model-0000i-of-0000n.safetensors filled in the given order plus
-// model.safetensors.index.json. Every file is written atomically, the index last; weight
-// files of an earlier save that the new one does not use are removed afterwards.
+// Writes a Hugging Face folder: the weights as one model.safetensors when the tensor bytes
+// fit in max_shard_bytes, otherwise shards model-0000i-of-0000n.safetensors filled in the
+// given order plus model.safetensors.index.json, and `files` (name -> content, e.g.
+// config.json). The folder is replaced as a whole: everything is written and fsynced in
+// a temporary sibling folder ".NAME.tmp" (other files of an existing folder are carried
+// over; its old weight files are not), which is then swapped in with one rename, so a
+// crash leaves either the old or the new model, never a mix.
+constexpr uint64_t kDefaultShardBytes = 5ull << 30;  // as transformers' save_pretrained
 void save_checkpoint(const std::string& dir, const NamedTensors& tensors,
-                     uint64_t max_shard_bytes = 5ull << 30);
+                     uint64_t max_shard_bytes = kDefaultShardBytes,
+                     const std::map<std::string, std::string>& files = {});
+
+// For tests: called with each file's name after it is written into the temporary
+// folder (throwing from it simulates a crash midway).
+extern std::function<void(const std::string&)> save_checkpoint_test_hook;
 
 }  // namespace rexdrug::io

@@ -1,6 +1,7 @@
 #include "core/model/config.h"
 
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/jsonl.h"
 #include "core/util/text.h"
 
@@ -152,13 +153,7 @@ ModelConfig config_from_json(const nlohmann::json& j, const std::string& where) 
 ModelConfig load_config(const std::string& path) {
   std::string file = path;
   if (!ends_with(file, ".json")) file = path + "/config.json";
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    throw file_error(file, 0, std::string("invalid JSON: ") + e.what());
-  }
-  return config_from_json(j, file);
+  return config_from_json(parse_json_input(read_file(file), file), file);
 }
 
 nlohmann::json config_to_json(const ModelConfig& c) {

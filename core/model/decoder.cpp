@@ -327,11 +327,11 @@ std::shared_ptr<Decoder> load_decoder(const std::string& dir, torch::ScalarType 
 }
 
 void save_decoder(const Decoder& model, const std::string& dir) {
-  make_dirs(dir);
   ModelConfig config = model.config();
   config.torch_dtype = dtype_to_string(model.dtype());
-  io::save_checkpoint(dir, model.weights());
-  write_file_atomic(dir + "/config.json", config_to_json(config).dump(2) + "\n");
+  // config.json goes into the same atomic folder swap as the weights.
+  io::save_checkpoint(dir, model.weights(), io::kDefaultShardBytes,
+                      {{"config.json", config_to_json(config).dump(2) + "\n"}});
 }
 
 }  // namespace rexdrug::model

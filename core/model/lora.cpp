@@ -135,7 +135,7 @@ LoraConfig read_lora_config(const std::string& dir) {
   const std::string path = dir + "/adapter_config.json";
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(path));
+    j = parse_json_input(read_file(path), path);  // depth-bounded: adapters are downloaded
   } catch (const nlohmann::json::exception& e) {
     throw file_error(path, 0, std::string("invalid JSON: ") + e.what());
   }

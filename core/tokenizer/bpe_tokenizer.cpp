@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
@@ -19,6 +20,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/utf8.h"
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/jsonl.h"
 
 namespace rexdrug {
@@ -73,6 +75,11 @@ struct Merge {
   int id;  // the merged token
 };
 
+// Token ids index the vocabulary arrays, so a file's ids must be bounded: 2^21
+// is 8x the largest real vocabularies (128k-256k) and keeps a hostile file from
+// claiming gigabytes with one large id.
+constexpr int kMaxTokenId = 1 << 21;
+
 uint64_t pair_key(int a, int b) { return (uint64_t(uint32_t(a)) << 32) | uint32_t(b); }
 
 bool is_ascii_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -98,6 +105,8 @@ class BpeTokenizer : public Tokenizer {
   void load_pre_tokenizer(const json& pre);
   void load_post_processor(const json& post);
   void load_special_tokens(const std::string& config_path);
+  // A token id from the file as an int in [0, kMaxTokenId); Error naming `what`.
+  int checked_id(const json& value, const std::string& what) const;
 
   // Finds the leftmost-longest added token at or after pos; npos when none.
   size_t find_added(std::string_view text, size_t pos, const AddedToken** found) const;
@@ -128,12 +137,7 @@ class BpeTokenizer : public Tokenizer {
 };
 
 BpeTokenizer::BpeTokenizer(const std::string& path, const std::string& config_path) : path_(path) {
-  json root;
-  try {
-    root = json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    throw file_error(path, 0, std::string("not a valid tokenizer.json: ") + e.what());
-  }
+  json root = parse_json_input(read_file(path), path);
   try {
     if (!root.is_object() || !root.contains("model"))
       throw file_error(path, 0, "not a tokenizer.json: no \"model\" key");
@@ -151,6 +155,18 @@ BpeTokenizer::BpeTokenizer(const std::string& path, const std::string& config_pa
   load_special_tokens(config_path);
 }
 
+int BpeTokenizer::checked_id(const json& value, const std::string& what) const {
+  if (!value.is_number_integer())
+    throw file_error(path_, 0, what + ": id " + value.dump() + " is not an integer");
+  // Compare as 64-bit (unsigned when nlohmann stored it so): an int cast could wrap.
+  bool in_range = value.is_number_unsigned() ? value.get<uint64_t>() < uint64_t(kMaxTokenId)
+                                             : value.get<int64_t>() >= 0 && value.get<int64_t>() < kMaxTokenId;
+  if (!in_range)
+    throw file_error(path_, 0, what + ": id " + value.dump() + " is out of range (0.." +
+                                   std::to_string(kMaxTokenId - 1) + ")");
+  return value.get<int>();
+}
+
 void BpeTokenizer::load_model(const json& model) {
   if (model.value("type", "BPE") != "BPE")
     throw file_error(path_, 0, "model.type " + model.value("type", "") + " is not supported (only BPE)");
@@ -160,15 +176,20 @@ void BpeTokenizer::load_model(const json& model) {
   ignore_merges_ = model.value("ignore_merges", false);
 
   const json& vocab = model.at("vocab");
+  if (!vocab.is_object()) throw file_error(path_, 0, "model.vocab must be an object {token: id}");
   int size = 0;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) size = std::max(size, it.value().get<int>() + 1);
+  for (auto it = vocab.begin(); it != vocab.end(); ++it)
+    size = std::max(size, checked_id(it.value(), "vocab token \"" + it.key() + "\"") + 1);
   tokens_.assign(size, "");
   bytes_.assign(size, "");
   special_flag_.assign(size, 0);
   std::string raw;
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    int id = it.value().get<int>();
-    if (!byte_level_to_bytes(it.key(), &raw))
+    int id = it.value().get<int>();  // checked above
+    if (!tokens_[id].empty())
+      throw file_error(path_, 0, "vocab tokens \"" + tokens_[id] + "\" and \"" + it.key() +
+                                     "\" share id " + std::to_string(id));
+    if (!byte_level_to_bytes(it.key(), &raw) || raw.empty())
       throw file_error(path_, 0, "vocab token \"" + it.key() + "\" is not byte-level");
     tokens_[id] = it.key();
     bytes_[id] = raw;
@@ -207,13 +228,19 @@ void BpeTokenizer::load_added_tokens(const json& added) {
   for (const json& t : added) {
     AddedToken a;
     a.content = t.at("content").get<std::string>();
-    a.id = t.at("id").get<int>();
+    a.id = checked_id(t.at("id"), "added token \"" + a.content + "\"");
     a.lstrip = t.value("lstrip", false);
     a.rstrip = t.value("rstrip", false);
     a.special = t.value("special", false);
     if (t.value("single_word", false) || t.value("normalized", false))
       throw file_error(path_, 0, "added token " + a.content + ": single_word / normalized are not supported");
     if (a.content.empty()) continue;
+    // An added token may restate a vocab entry (GPT-2's <|endoftext|>) but not
+    // take over another token's id.
+    if (a.id < vocab_size() && !tokens_[a.id].empty() && tokens_[a.id] != a.content &&
+        bytes_[a.id] != a.content)
+      throw file_error(path_, 0, "added token \"" + a.content + "\" has id " + std::to_string(a.id) +
+                                     ", which already belongs to \"" + tokens_[a.id] + "\"");
     if (a.id >= vocab_size()) {
       tokens_.resize(a.id + 1);
       bytes_.resize(a.id + 1);
@@ -289,8 +316,13 @@ void BpeTokenizer::load_post_processor(const json& post) {
         continue;
       }
       std::string name = item.at("SpecialToken").at("id").get<std::string>();
-      for (const json& id : post.at("special_tokens").at(name).at("ids"))
-        (seen_sequence ? suffix_ids_ : prefix_ids_).push_back(id.get<int>());
+      for (const json& id : post.at("special_tokens").at(name).at("ids")) {
+        int checked = checked_id(id, "post_processor special token \"" + name + "\"");
+        if (checked >= vocab_size() || tokens_[checked].empty())
+          throw file_error(path_, 0, "post_processor special token \"" + name + "\": id " +
+                                         std::to_string(checked) + " is not in the vocabulary");
+        (seen_sequence ? suffix_ids_ : prefix_ids_).push_back(checked);
+      }
     }
   } else if (type != "ByteLevel") {
     throw file_error(path_, 0, "unsupported post_processor " + type);
@@ -306,9 +338,9 @@ void BpeTokenizer::load_special_tokens(const std::string& config_path) {
     return -1;
   };
   if (!config_path.empty()) {
-    json config;
+    json config = parse_json_input(read_file(config_path), config_path);
+    if (!config.is_object()) throw file_error(config_path, 0, "expected a JSON object");
     try {
-      config = json::parse(read_file(config_path));
       special_.bos = lookup(config.value("bos_token", json()));
       special_.eos = lookup(config.value("eos_token", json()));
       special_.pad = lookup(config.value("pad_token", json()));
@@ -400,8 +432,14 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int>& out) c
   cache_.emplace(std::move(key), std::move(ids));
 }
 
-// Repeatedly merges the adjacent pair with the lowest merge rank (leftmost on
-// ties) until no pair has a merge.
+// Merges the adjacent pair with the lowest merge rank (leftmost on ties) until
+// no pair has a merge. The pieces form a linked list and every candidate pair
+// waits in a min-heap keyed by (rank, position), so a word of n bytes costs
+// O(n log n) instead of one full scan per merge (64 KB of letters used to take
+// seconds). Positions are byte offsets of a piece's first byte, so they order
+// pieces exactly as the list does and the merge order (hence the output) is the
+// same as the scan's. A merge makes the entries naming its two pieces stale;
+// they are recognised when popped because the pieces' ids no longer match.
 void BpeTokenizer::bpe(std::string_view piece, std::vector<int>& word) const {
   if (ignore_merges_) {
     auto it = bytes_ids_.find(std::string(piece));
@@ -410,22 +448,53 @@ void BpeTokenizer::bpe(std::string_view piece, std::vector<int>& word) const {
       return;
     }
   }
+  struct Symbol {
+    int id;
+    int prev, next;  // byte offsets of the neighbours, -1 at the ends
+  };
+  struct Candidate {
+    int rank, pos;     // the heap orders by (rank, pos), smallest first
+    int left, right;   // the pair's ids when pushed (to spot stale entries)
+    int merged;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+  };
+  // Reused between calls on this thread: the allocations would cost more than
+  // the merging on ordinary short pieces.
+  thread_local std::vector<Symbol> sym;
+  thread_local std::vector<Candidate> heap;
+  if (piece.size() > static_cast<size_t>(INT_MAX)) throw Error("BPE: a pre-token of more than 2 GB");
+  const int n = static_cast<int>(piece.size());
+  sym.resize(n);
+  heap.clear();
+  for (int i = 0; i < n; ++i) sym[i] = {byte_ids_[static_cast<unsigned char>(piece[i])], i - 1, i + 1 < n ? i + 1 : -1};
+  auto push = [&](int left) {
+    int right = sym[left].next;
+    if (right < 0) return;
+    auto it = merges_.find(pair_key(sym[left].id, sym[right].id));
+    if (it == merges_.end()) return;
+    heap.push_back({it->second.rank, left, sym[left].id, sym[right].id, it->second.id});
+    std::push_heap(heap.begin(), heap.end(), std::greater<Candidate>());
+  };
+  for (int i = 0; i + 1 < n; ++i) push(i);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), std::greater<Candidate>());
+    Candidate c = heap.back();
+    heap.pop_back();
+    Symbol& left = sym[c.pos];
+    if (left.id != c.left || left.next < 0 || sym[left.next].id != c.right) continue;  // stale
+    const int gone = left.next;
+    left.id = c.merged;
+    left.next = sym[gone].next;
+    if (left.next >= 0) sym[left.next].prev = c.pos;
+    sym[gone].id = -1;  // no longer in the list
+    if (left.prev >= 0) push(left.prev);
+    push(c.pos);
+  }
   word.clear();
-  for (char c : piece) word.push_back(byte_ids_[static_cast<unsigned char>(c)]);
-  while (word.size() > 1) {
-    int best_rank = INT_MAX, best_id = -1;
-    size_t best_pos = 0;
-    for (size_t i = 0; i + 1 < word.size(); ++i) {
-      auto it = merges_.find(pair_key(word[i], word[i + 1]));
-      if (it != merges_.end() && it->second.rank < best_rank) {
-        best_rank = it->second.rank;
-        best_id = it->second.id;
-        best_pos = i;
-      }
-    }
-    if (best_id < 0) break;
-    word[best_pos] = best_id;
-    word.erase(word.begin() + best_pos + 1);
+  for (int i = n > 0 ? 0 : -1; i >= 0; i = sym[i].next) word.push_back(sym[i].id);
+  if (sym.capacity() > (1 << 16)) {  // a huge word: do not keep its scratch for good
+    std::vector<Symbol>().swap(sym);
+    std::vector<Candidate>().swap(heap);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/jsonl.h"
 #include "core/util/text.h"
 
@@ -165,12 +166,8 @@ ChatTemplate ChatTemplate::by_name(const std::string& name) {
 ChatTemplate ChatTemplate::from_config(const std::string& path) {
   std::string file = path;
   if (std::filesystem::is_directory(path)) file = (std::filesystem::path(path) / "tokenizer_config.json").string();
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    throw file_error(file, 0, std::string("bad JSON: ") + e.what());
-  }
+  nlohmann::json config = parse_json_input(read_file(file), file);
+  if (!config.is_object()) throw file_error(file, 0, "expected a JSON object");
   // chat_template is a string, or a list of {"name", "template"} (the "default" one counts).
   std::string tmpl;
   const nlohmann::json& t = config.value("chat_template", nlohmann::json());

@@ -5,6 +5,7 @@
 // The library is reached through sentencepiece_dl.h (see there why).
 #include <sentencepiece_processor.h>
 
+#include <cctype>
 #include <cstring>
 #include <new>
 
@@ -105,7 +106,7 @@ class SentencePieceTokenizer : public Tokenizer {
       }
       const std::string& piece = sp_.IdToPiece(id);
       if (sp_.IsByte(id)) {  // "<0xAB>"
-        out.push_back(static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+        out.push_back(static_cast<char>(byte_piece_value(id, piece)));
       } else if (sp_.IsUnknown(id)) {
         out += " \xE2\x81\x87 ";  // what SentencePiece prints for <unk>
       } else {
@@ -145,6 +146,16 @@ class SentencePieceTokenizer : public Tokenizer {
   void destroy() {
     sp_.~Processor();  // virtual: runs the library's destructor
     ::operator delete(&sp_);
+  }
+
+  // The byte of a byte-fallback piece "<0xAB>"; the library checks this form when
+  // loading, checked again here because the model file comes from outside.
+  int byte_piece_value(int id, const std::string& piece) const {
+    auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+    if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>' || !hex(piece[3]) ||
+        !hex(piece[4]))
+      throw file_error(path_, 0, "byte piece " + std::to_string(id) + " \"" + piece + "\" is not <0xHH>");
+    return std::stoi(piece.substr(3, 2), nullptr, 16);
   }
 
   std::string path_;

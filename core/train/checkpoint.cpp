@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/util/jsonl.h"
 #include "core/util/log.h"
 
 namespace fs = std::filesystem;
@@ -18,6 +19,9 @@ std::string save_training_checkpoint(const RunDir& run, int64_t step, int keep, 
     save_optimizer(*src.optimizer, dir + "/optimizer.pt");
     save_rng(dir + "/rng.pt");
     write_trainer_state(dir, state);
+    // optimizer.pt and rng.pt come from LibTorch's writer, which does not fsync:
+    // make every file durable before the folder is renamed into place.
+    fsync_tree(dir);
   });
 }
 

@@ -59,6 +59,11 @@ LoraBlock read_lora_block(const Config& l, bool enabled_default, const std::stri
   return b;
 }
 
+nlohmann::json lora_json(bool enabled, const model::LoraConfig& c) {
+  return {{"enabled", enabled}, {"r", c.r}, {"alpha", c.alpha}, {"dropout", c.dropout},
+          {"target_modules", c.target_modules}, {"resolved_modules", model::resolve_targets(c.target_modules)}};
+}
+
 TrainBlock read_train_block(const Config& t, double lr_default) {
   TrainBlock b;
   b.epochs = at_least(t, "epochs", 1);
@@ -77,6 +82,7 @@ TrainBlock read_train_block(const Config& t, double lr_default) {
   }
   b.adamw.eps = t.get<double>("eps", 1e-8);
   b.warmup = in_range(t, "warmup", 0.0, 0.0, 1e9);
+  b.warmup_from_zero = t.get<bool>("warmup_from_zero", false);
   b.min_lr_ratio = in_range(t, "min_lr_ratio", 0.0, 0.0, 1.0);
   b.grad_clip = t.get<double>("grad_clip", 1.0);
   b.gradient_checkpointing = t.get<bool>("gradient_checkpointing", false);

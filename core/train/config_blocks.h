@@ -41,6 +41,9 @@ struct LoraBlock {
 };
 LoraBlock read_lora_block(const Config& l, bool enabled_default, const std::string& model_path);
 
+// The lora: block as resolved ("target_modules" as given, "resolved_modules" expanded).
+nlohmann::json lora_json(bool enabled, const model::LoraConfig& config);
+
 struct TrainBlock {
   int64_t epochs = 1;
   int64_t max_steps = 0;         // > 0: caps the schedule's length
@@ -48,6 +51,7 @@ struct TrainBlock {
   double max_minutes = 0;        // > 0: stop after this much wall time (checkpointed)
   AdamWConfig adamw;
   double warmup = 0.0;  // < 1: fraction of the steps, else steps
+  bool warmup_from_zero = false;  // LrSchedule::warmup_from_zero (transformers' warm-up)
   double min_lr_ratio = 0.0;
   double grad_clip = 1.0;
   bool gradient_checkpointing = false;  // recompute each decoder layer in backward

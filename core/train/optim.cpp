@@ -30,7 +30,7 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr) {
 }
 
 double LrSchedule::lr_at(int64_t step) const {
-  if (step < warmup_steps) return peak_lr * double(step + 1) / double(warmup_steps);
+  if (step < warmup_steps) return peak_lr * double(warmup_from_zero ? step : step + 1) / double(warmup_steps);
   const int64_t decay_steps = std::max<int64_t>(1, total_steps - warmup_steps);
   const double progress = std::min(1.0, double(step - warmup_steps) / double(decay_steps));
   const double min_lr = peak_lr * min_lr_ratio;
@@ -41,6 +41,13 @@ int64_t warmup_steps_from(double warmup, int64_t total_steps) {
   if (warmup < 0) throw Error("warm-up must be >= 0");
   if (warmup < 1.0) return int64_t(std::ceil(warmup * double(total_steps)));
   return int64_t(warmup);
+}
+
+nlohmann::json optimizer_json(const AdamWConfig& a, double warmup, bool warmup_from_zero, double min_lr_ratio,
+                              double grad_clip) {
+  return {{"lr", a.lr}, {"weight_decay", a.weight_decay}, {"betas", {a.beta1, a.beta2}}, {"eps", a.eps},
+          {"warmup", warmup}, {"warmup_from_zero", warmup_from_zero}, {"min_lr_ratio", min_lr_ratio},
+          {"grad_clip", grad_clip}};
 }
 
 double clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {

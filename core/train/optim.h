@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace rexdrug::train {
 
 struct AdamWConfig {
@@ -31,15 +33,24 @@ void set_lr(torch::optim::Optimizer& optimizer, double lr);
 
 // Linear warm-up from lr/warmup to lr over `warmup_steps`, then cosine decay to
 // lr * min_lr_ratio at `total_steps`. Steps are 0-based optimizer steps.
+// warmup_from_zero: the warm-up runs 0, lr/W, .., lr(W-1)/W instead (step s at s/W, so
+// the first update has lr 0), which is what transformers' cosine-with-warm-up schedule
+// does; the decay is the same either way.
 struct LrSchedule {
   double peak_lr = 1e-5;
   int64_t total_steps = 1;
   int64_t warmup_steps = 0;
   double min_lr_ratio = 0.0;
+  bool warmup_from_zero = false;
   double lr_at(int64_t step) const;
 };
 // warmup < 1 is a fraction of total_steps, otherwise a number of steps.
 int64_t warmup_steps_from(double warmup, int64_t total_steps);
+
+// The optimizer and schedule keys of a train: block as resolved (lr, weight_decay, betas,
+// eps, warmup, warmup_from_zero, min_lr_ratio, grad_clip), for --print-config.
+nlohmann::json optimizer_json(const AdamWConfig& adamw, double warmup, bool warmup_from_zero, double min_lr_ratio,
+                              double grad_clip);
 
 // Scales the gradients so their global L2 norm is at most max_norm (no-op when
 // max_norm <= 0) and returns the norm before clipping.

@@ -79,6 +79,7 @@ std::string RunDir::write_checkpoint(int64_t step, int keep,
   std::error_code ec;
   fs::rename(tmp, final_dir, ec);
   if (ec) throw file_error(final_dir, 0, "cannot rename checkpoint into place: " + ec.message());
+  fsync_path(checkpoints_dir());  // the rename must survive a power cut too
   if (keep > 0) {
     auto all = list_checkpoints(checkpoints_dir());
     for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i]);
@@ -91,7 +92,7 @@ void RunDir::trim_metrics(int64_t step) const {
   std::string kept;
   for_each_line(metrics_path(), [&](long, const std::string& line) {
     if (line.empty()) return;
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    nlohmann::json j = parse_json_or_discarded(line);
     if (j.is_discarded()) return;  // a partial last line of a crash
     if (j.value("step", int64_t(0)) <= step) kept += line + "\n";
   });
@@ -142,7 +143,7 @@ nlohmann::json read_trainer_state(const std::string& dir) {
   const std::string path = dir + "/trainer_state.json";
   if (!file_exists(path)) throw file_error(path, 0, "not found: not a complete checkpoint");
   try {
-    return nlohmann::json::parse(read_file(path));
+    return parse_json_input(read_file(path), path);
   } catch (const nlohmann::json::exception& e) {
     throw file_error(path, 0, std::string("bad JSON: ") + e.what());
   }

@@ -1,5 +1,6 @@
 #include "core/util/jsonl.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "core/util/error.h"
+#include "core/util/json_input.h"
 #include "core/util/text.h"
 
 namespace rexdrug {
@@ -29,11 +31,7 @@ void for_each_line(const std::string& path,
 
 json parse_json_line(const std::string& path, long line, const std::string& text) {
   if (!is_valid_utf8(text)) throw file_error(path, line, "invalid UTF-8");
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw file_error(path, line, std::string("bad JSON: ") + e.what());
-  }
+  return parse_json_input(text, path, line);
 }
 
 std::vector<json> read_jsonl(const std::string& path) {
@@ -65,6 +63,28 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) throw file_error(path, 0, "rename failed: " + ec.message());
+  fsync_parent_dir(path);
+}
+
+void fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw file_error(path, 0, std::string("cannot open for fsync: ") + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  // Some file systems refuse fsync on folders (EINVAL); nothing more can be done there.
+  if (rc != 0 && err != EINVAL) throw file_error(path, 0, std::string("fsync failed: ") + std::strerror(err));
+}
+
+void fsync_parent_dir(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  fsync_path(parent.empty() ? "." : parent.string());
+}
+
+void fsync_tree(const std::string& dir) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir))
+    if (entry.is_regular_file() || entry.is_directory()) fsync_path(entry.path().string());
+  fsync_path(dir);
 }
 
 JsonlAppender::JsonlAppender(const std::string& path, bool truncate) : path_(path) {

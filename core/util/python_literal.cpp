@@ -24,6 +24,8 @@
 // (see reward/python_value.h).
 #include "core/util/python_literal.h"
 
+#include "core/util/json_input.h"
+
 #include <unicode/uchar.h>
 
 #include <algorithm>
@@ -41,7 +43,7 @@ using nlohmann::json;
 namespace {
 
 constexpr int kMaxPythonDepth = 200;  // CPython tokenizer MAXLEVEL
-constexpr int kMaxJsonDepth = 900;    // json.loads hits RecursionError near 1000
+constexpr int kMaxJsonLoadsDepth = 900;  // json.loads hits RecursionError near 1000
 
 enum class Mode { json, python, python_typed };
 
@@ -642,7 +644,7 @@ class Parser {
   }
 
   bool json_value(json& out, int depth) {
-    if (depth > kMaxJsonDepth) return false;
+    if (depth > kMaxJsonLoadsDepth) return false;
     char c = peek();
     if (c == '[' || c == '{') {
       char closer = c == '[' ? ']' : '}';
@@ -751,34 +753,14 @@ std::optional<json> parse_python(std::string_view text, Mode mode) {
   }
 }
 
-// Deepest bracket nesting outside JSON strings (a cheap pre-check that keeps
-// nlohmann's recursive copy/destroy away from adversarial depths).
-int json_depth(std::string_view text) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return max_depth;
-}
-
 }  // namespace
 
 // As Python's json.loads: nlohmann for the RFC grammar, then NaN/Infinity.
 std::optional<json> parse_json_like_python(std::string_view text) {
   try {
-    if (json_depth(text) > kMaxJsonDepth) return std::nullopt;
-    json v = json::parse(text, nullptr, false);
+    // The depth pre-check keeps nlohmann's recursive copy/destroy away from
+    // adversarial depths.
+    json v = parse_json_or_discarded(text, kMaxJsonLoadsDepth);
     if (!v.is_discarded()) return v;
     // What json.loads accepts beyond nlohmann: NaN, Infinity, -Infinity and
     // overflowing numbers (1e999 -> inf). Fails fast on anything else.

@@ -90,8 +90,10 @@ inline std::string traces_yaml(const std::string& corpus, const std::string& out
   const std::string p = source_dir() + "/configs/prompts/";
   return "seed: 1\n"
          "data: {task: drugcomb, path: '" + corpus + "'}\n"
-         "generator: {" + generator + ", system_prompt: '" + p + "generator_system.txt', "
-         "user_prompt: '" + p + "generator_user.txt'}\n"
+         "generator: {" + generator + ", system_prompt: '" + p + "generator_system.txt'" +
+         // A test may give its own user_prompt (duplicate YAML keys are refused).
+         (generator.find("user_prompt") == std::string::npos
+              ? ", user_prompt: '" + p + "generator_user.txt'" : std::string()) + "}\n"
          "evaluator: {" + evaluator + ", system_prompt: '" + p + "evaluator_system.txt', "
          "user_prompt: '" + p + "evaluator_user.txt'}\n"
          "output: {dir: '" + out + "'}\n" + extra;

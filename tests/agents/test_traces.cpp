@@ -83,7 +83,8 @@ TEST_CASE("a heuristic traces run writes the records, trainer files and summary"
   CHECK(rejected[0]["best"]["trace"].get<std::string>().find("[1]") != std::string::npos);
 
   // sft.jsonl: {"id", "messages": [system, user, assistant]}, the assistant turn is
-  // format_completion(trace, gold); grpo.jsonl holds every example of the run.
+  // format_completion(trace, gold); grpo.jsonl holds the accepted examples (the release's
+  // GRPO data; output.grpo_prompts: all for every example, test_traces_grpo_prompts.cpp).
   std::vector<json> sft = read_jsonl(dir + "/run/sft.jsonl");
   REQUIRE(sft.size() == 5);
   for (const json& r : sft) {
@@ -99,7 +100,7 @@ TEST_CASE("a heuristic traces run writes the records, trainer files and summary"
           format_completion(acc[r["id"]]["trace"].get<std::string>(), ex->relations));
   }
   std::vector<json> grpo = read_jsonl(dir + "/run/grpo.jsonl");
-  REQUIRE(grpo.size() == 6);
+  REQUIRE(grpo.size() == 5);
   for (const json& r : grpo) {
     CHECK(r["prompt"].size() == 2);
     CHECK(r["solution"].get<std::string>().rfind("<answer>\n", 0) == 0);

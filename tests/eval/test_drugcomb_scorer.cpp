@@ -1,9 +1,13 @@
 // Hand-computed cases for every DrugComb scoring rule (see eval/drugcomb_scorer.cpp).
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "core/util/error.h"
 #include "eval/drugcomb_scorer.h"
+#include "eval/predictions.h"
 #include "tests/eval/eval_fixtures.h"
+#include "tests/test_util.h"
 
 using namespace rexdrug;
 using namespace rexdrug::eval;
@@ -17,6 +21,12 @@ void check_prf(const Prf& s, double p, double r, double f1) {
   CHECK(s.p == Approx(p).margin(1e-9));
   CHECK(s.r == Approx(r).margin(1e-9));
   CHECK(s.f1 == Approx(f1).margin(1e-9));
+}
+
+// A predicted list validated the release's way.
+ParsedAnswer release(const char* json_text) {
+  nlohmann::json j = nlohmann::json::parse(json_text);
+  return release_drugcomb_answer(&j);
 }
 
 std::vector<std::string> d(std::initializer_list<int> ids) {
@@ -140,25 +150,29 @@ TEST_CASE("an empty prediction file scores every document as NO_COMB", "[eval][d
   CHECK(o.missing == 2);
   check_prf(o.pos_exact, 0, 0, 0);  // no predicted positive key: P = 0; R = 0
   check_prf(o.any_partial, 0, 0, 0);
-  // rexdrug: doc a: gold {x,y} unmatched (0), predicted {} unmatched (0);
-  // doc b: {} vs {} match with score 1 -> P = R = 1/2.
+  // rexdrug: a missing id predicts no item (the release reads a line without a
+  // response as "[]"). Gold keys a {x,y} and b {} both unmatched -> R = 0/2;
+  // no predicted key -> P = 0.
   DrugCombScores r = score_drugcomb(gold, none, DrugCombScorer::rexdrug);
-  check_prf(r.pos_exact, 0.5, 0.5, 0.5);
-  check_prf(r.any_partial, 0.5, 0.5, 0.5);
+  check_prf(r.pos_exact, 0, 0, 0);
+  check_prf(r.any_partial, 0, 0, 0);
   CHECK(r.missing == 2);
 }
 
 TEST_CASE("NO_COMB documents in both scorers", "[eval][drugcomb]") {
   std::vector<Example> gold = {doc("n1", {}), doc("n2", {}), doc("p", {rel("POS", {"a", "b"})})};
-  SECTION("empty list, explicit NO_COMB and a missing id are NO_COMB predictions") {
+  SECTION("an explicit NO_COMB item is a NO_COMB prediction; an empty list or a missing id "
+          "predicts no item") {
     std::map<std::string, ParsedAnswer> pred = {{"n1", answer({}, 1)},  // explicit item
                                                 {"n2", answer({})},     // empty list
                                                 {"p", answer({rel("POS", {"a", "b"})})}};
-    check_prf(score_drugcomb(gold, pred, DrugCombScorer::rexdrug).pos_exact, 1, 1, 1);
+    // rexdrug: gold keys n1 {} (1), n2 {} (unmatched, 0), p {a,b} (1) -> R = 2/3;
+    // predicted keys n1 {} (1), p {a,b} (1) -> P = 1; F1 = 2 * 2/3 / (5/3) = 0.8.
+    check_prf(score_drugcomb(gold, pred, DrugCombScorer::rexdrug).pos_exact, 1, 2.0 / 3, 0.8);
     check_prf(score_drugcomb(gold, pred, DrugCombScorer::original).pos_exact, 1, 1, 1);
-    pred.erase("n2");  // missing
+    pred.erase("n2");  // missing: the same numbers
     DrugCombScores r = score_drugcomb(gold, pred, DrugCombScorer::rexdrug);
-    check_prf(r.any_exact, 1, 1, 1);
+    check_prf(r.any_exact, 1, 2.0 / 3, 0.8);
     CHECK(r.missing == 1);
   }
   SECTION("a combination predicted for a NO_COMB document") {
@@ -228,4 +242,182 @@ TEST_CASE("span level compares span ids, name level compares names", "[eval][dru
   std::map<std::string, ParsedAnswer> no_spans = {{"s", answer({rel("POS", {"a", "b"})})}};
   CHECK_THROWS_AS(score_drugcomb(gold, no_spans, DrugCombScorer::original, MatchLevel::span),
                   Error);
+}
+
+// ------------------------------------------------------------------------
+// rexdrug: item validation as in the release's eval/eval_files_drugcomb.py.
+// Every case below was also scored with the release script itself (the same
+// numbers; see docs/eval.md).
+
+TEST_CASE("release validation: which items the release keeps", "[eval][drugcomb]") {
+  SECTION("types only as written in upper case") {
+    ParsedAnswer a = release(R"([{"type": "pos", "ent_set": ["a", "b"]},
+                                 {"type": " POS", "ent_set": ["a", "b"]},
+                                 {"type": "no comb", "ent_set": []},
+                                 {"type": 1, "ent_set": ["a", "b"]},
+                                 {"ent_set": ["a", "b"]},
+                                 {"type": "COMB", "ent_set": ["a", "b"]}])");
+    CHECK(a.items == 6);
+    REQUIRE(a.relations.size() == 1);
+    CHECK(a.relations[0].label == "COMB");
+    REQUIRE(a.errors.size() == 5);
+    for (const auto& e : a.errors) CHECK(e.kind == "relation_type_errors");
+  }
+  SECTION("ent_set must be a list of strings, also for NO_COMB") {
+    ParsedAnswer a = release(R"([{"type": "NO_COMB"}, {"type": "POS", "ent_set": "a, b"},
+                                 {"type": "POS", "ent_set": ["a", 2]},
+                                 {"type": "POS", "ent_set": ["a", "A "]},
+                                 {"type": "NEG", "ent_set": ["a", ""]}])");
+    CHECK(a.relations.empty());
+    CHECK(a.no_comb_items == 0);
+    REQUIRE(a.errors.size() == 5);
+    for (const auto& e : a.errors) CHECK(e.kind == "ent_set_errors");
+  }
+  SECTION("NO_COMB with or without names, and non-object items") {
+    ParsedAnswer a = release(R"([{"type": "NO_COMB", "ent_set": []},
+                                 {"type": "NO_COMB", "ent_set": ["x"]}, "POS", [1]])");
+    CHECK(a.no_comb_items == 1);
+    REQUIRE(a.relations.size() == 1);
+    CHECK(a.relations[0].label == "NO_COMB");
+    CHECK(a.relations[0].drugs == std::vector<std::string>{"x"});
+    REQUIRE(a.errors.size() == 2);
+    CHECK(a.errors[0].kind == "structural_errors");
+  }
+  SECTION("a response that is not a list, or no JSON at all") {
+    nlohmann::json object = {{"type", "POS"}, {"ent_set", {"a", "b"}}};
+    ParsedAnswer a = release_drugcomb_answer(&object);  // parse_answer_items would take it
+    CHECK(a.relations.empty());
+    REQUIRE(a.errors.size() == 1);
+    CHECK(a.errors[0].kind == "structural_errors");
+    CHECK(release_drugcomb_answer(nullptr).errors.at(0).kind == "structural_errors");
+    ParsedAnswer empty = release("[]");
+    CHECK(empty.errors.empty());
+    CHECK(empty.items == 0);
+  }
+}
+
+TEST_CASE("rexdrug: a predicted [] is no item, so a gold NO_COMB goes unmatched",
+          "[eval][drugcomb]") {
+  std::vector<Example> gold = {doc("n", {}), doc("p", {rel("POS", {"a", "b"})})};
+  std::map<std::string, ParsedAnswer> pred = {
+      {"n", release("[]")}, {"p", release(R"([{"type": "POS", "ent_set": ["a", "b"]}])")}};
+  // Gold keys n {} (no predicted item: 0) and p {a,b} (1) -> R = 1/2; predicted
+  // key p {a,b} (1) -> P = 1/1; F1 = 2 * 1 * 1/2 / (3/2) = 2/3. Same in all four.
+  DrugCombScores s = score_drugcomb(gold, pred, DrugCombScorer::rexdrug);
+  for (const Prf* x : {&s.pos_exact, &s.pos_partial, &s.any_exact, &s.any_partial})
+    check_prf(*x, 1, 0.5, 2.0 / 3);
+  // An explicit NO_COMB item instead: n {} vs {} matches with 1 -> P = R = 1.
+  pred["n"] = release(R"([{"type": "NO_COMB", "ent_set": []}])");
+  check_prf(score_drugcomb(gold, pred, DrugCombScorer::rexdrug).pos_exact, 1, 1, 1);
+}
+
+TEST_CASE("rexdrug: a lower-case type is dropped", "[eval][drugcomb]") {
+  std::vector<Example> gold = {doc("p1", {rel("POS", {"a", "b"})}),
+                               doc("p2", {rel("COMB", {"c", "d"})})};
+  std::map<std::string, ParsedAnswer> pred = {
+      {"p1", release(R"([{"type": "pos", "ent_set": ["a", "b"]}])")},
+      {"p2", release(R"([{"type": "COMB", "ent_set": ["c", "d"]}])")}};
+  // p1's item is dropped: gold keys p1 (0), p2 (1) -> R = 1/2; predicted key p2
+  // (1) -> P = 1; F1 = 2/3, in every setting (p2: COMB = COMB in both modes).
+  DrugCombScores s = score_drugcomb(gold, pred, DrugCombScorer::rexdrug);
+  check_prf(s.pos_exact, 1, 0.5, 2.0 / 3);
+  check_prf(s.any_partial, 1, 0.5, 2.0 / 3);
+  CHECK(s.errors.at("relation_type_errors") == 1);
+}
+
+TEST_CASE("rexdrug: {\"type\": \"NO_COMB\"} without ent_set is dropped", "[eval][drugcomb]") {
+  std::vector<Example> gold = {doc("n", {}), doc("p", {rel("NEG", {"a", "b"})})};
+  std::map<std::string, ParsedAnswer> pred = {
+      {"n", release(R"([{"type": "NO_COMB"}])")},
+      {"p", release(R"([{"type": "NEG", "ent_set": ["b", "a"]}])")}};
+  // n predicts no item: gold keys n (0), p (1) -> R = 1/2; predicted key p (1)
+  // -> P = 1; F1 = 2/3 (NEG = NEG: negative in pos mode, positive in any mode).
+  DrugCombScores s = score_drugcomb(gold, pred, DrugCombScorer::rexdrug);
+  check_prf(s.pos_exact, 1, 0.5, 2.0 / 3);
+  check_prf(s.any_exact, 1, 0.5, 2.0 / 3);
+  CHECK(s.errors.at("ent_set_errors") == 1);
+}
+
+TEST_CASE("rexdrug: a NO_COMB item listing names is a negative item with that set",
+          "[eval][drugcomb]") {
+  SECTION("it matches gold sets like any item") {
+    std::vector<Example> gold = {doc("x", {rel("COMB", {"a", "b"})}), doc("y", {})};
+    std::map<std::string, ParsedAnswer> pred = {
+        {"x", release(R"([{"type": "NO_COMB", "ent_set": ["A", "b"]}])")},
+        {"y", release(R"([{"type": "NO_COMB", "ent_set": ["c"]}])")}};
+    // x: gold {a,b} COMB vs predicted {a,b} NO_COMB, score 1 in exact and
+    // partial mode. y: gold {} vs predicted {c}: no match (one set is not empty).
+    // pos mode: COMB and NO_COMB both negative -> x credit 1 on both sides;
+    //   gold keys x 1, y 0 -> R = 1/2; predicted keys x 1, y {c} 0 -> P = 1/2.
+    // any mode: COMB positive, NO_COMB negative -> x credit 0 -> P = R = 0.
+    DrugCombScores s = score_drugcomb(gold, pred, DrugCombScorer::rexdrug);
+    check_prf(s.pos_exact, 0.5, 0.5, 0.5);
+    check_prf(s.pos_partial, 0.5, 0.5, 0.5);
+    check_prf(s.any_exact, 0, 0, 0);
+    check_prf(s.any_partial, 0, 0, 0);
+    CHECK(s.errors.empty());
+  }
+  SECTION("equal sets match in partial mode even with one drug") {
+    // Gold NEG ["a", "A"] is the set {a}; predicted NO_COMB ["a"] is {a}. The
+    // release matches them in partial mode too (score 1 >= its threshold),
+    // although they share fewer than 2 drugs. pos mode: both negative -> 1.
+    std::vector<Example> gold = {doc("z", {rel("NEG", {"a", "A"})})};
+    std::map<std::string, ParsedAnswer> pred = {
+        {"z", release(R"([{"type": "NO_COMB", "ent_set": ["a"]}])")}};
+    DrugCombScores s = score_drugcomb(gold, pred, DrugCombScorer::rexdrug);
+    check_prf(s.pos_exact, 1, 1, 1);
+    check_prf(s.pos_partial, 1, 1, 1);
+    check_prf(s.any_partial, 0, 0, 0);  // NEG positive vs NO_COMB negative
+  }
+}
+
+TEST_CASE("rexdrug: names that normalise to nothing are left out of the set",
+          "[eval][drugcomb]") {
+  // ["a", "b", " "] is kept (2 distinct names) and is the set {a,b}: an exact
+  // match of gold {a,b} -> P = R = 1.
+  std::vector<Example> gold = {doc("p", {rel("POS", {"a", "b"})})};
+  std::map<std::string, ParsedAnswer> pred = {
+      {"p", release(R"([{"type": "POS", "ent_set": ["a", "b", " "]}])")}};
+  check_prf(score_drugcomb(gold, pred, DrugCombScorer::rexdrug).pos_exact, 1, 1, 1);
+}
+
+TEST_CASE("rexdrug: a NO_COMB item next to a pair is an empty-set item of its own",
+          "[eval][drugcomb]") {
+  std::vector<Example> gold = {doc("p", {rel("POS", {"a", "b"})})};
+  std::map<std::string, ParsedAnswer> pred = {
+      {"p", release(R"([{"type": "POS", "ent_set": ["a", "b"]},
+                        {"type": "NO_COMB", "ent_set": []}])")}};
+  // Predicted keys {a,b} (1) and {} (unmatched, 0) -> P = 1/2; gold {a,b} (1)
+  // -> R = 1; F1 = 2 * 1/2 / (3/2) = 2/3.
+  check_prf(score_drugcomb(gold, pred, DrugCombScorer::rexdrug).pos_exact, 0.5, 1, 2.0 / 3);
+}
+
+TEST_CASE("a prediction file: original validates our way, rexdrug the release's way",
+          "[eval][drugcomb]") {
+  std::string dir = test::scratch_dir("drugcomb_release_items");
+  std::ofstream(dir + "/pred.jsonl")
+      // a: Python quotes: our completion parser reads them, strict JSON does not.
+      << R"({"id": "a", "completion": "<think>x</think><answer>[{'type': 'POS', 'ent_set': ['a', 'b']}]</answer>"})"
+      << "\n"
+      << R"({"id": "b", "relations": []})" << "\n"
+      << R"({"id": "c", "relations": [{"type": "comb", "ent_set": ["c", "d"]}]})" << "\n"
+      << R"({"id": "d", "completion": "<think>x</think><answer>[{\"type\": \"POS\", \"ent_set\": [\"e\", \"f\"]}]</answer>"})"
+      << "\n";
+  std::vector<Example> gold = {doc("a", {rel("POS", {"a", "b"})}), doc("b", {}),
+                               doc("c", {rel("COMB", {"c", "d"})}),
+                               doc("d", {rel("POS", {"e", "f"})})};
+  Predictions pred = read_predictions(dir + "/pred.jsonl", Task::drugcomb, gold);
+  // original: a, c, d all read and right; b predicts nothing -> 1 everywhere.
+  DrugCombScores o = score_drugcomb(gold, pred, DrugCombScorer::original);
+  check_prf(o.pos_exact, 1, 1, 1);
+  check_prf(o.any_exact, 1, 1, 1);
+  // rexdrug: a is not strict JSON (structural error), b is [], c's "comb" is
+  // dropped: only d predicts an item. Gold keys a, b, c (0) and d (1) -> R = 1/4;
+  // predicted key d (1) -> P = 1; F1 = 2 * 1/4 / (5/4) = 0.4.
+  DrugCombScores r = score_drugcomb(gold, pred, DrugCombScorer::rexdrug);
+  check_prf(r.pos_exact, 1, 0.25, 0.4);
+  check_prf(r.any_partial, 1, 0.25, 0.4);
+  CHECK(r.errors.at("structural_errors") == 1);
+  CHECK(r.errors.at("relation_type_errors") == 1);
+  CHECK(r.errors.size() == 2);
 }

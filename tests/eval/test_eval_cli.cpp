@@ -41,11 +41,12 @@ TEST_CASE("rexdrug eval drugcomb: table, JSON and the missing id", "[eval][cli]"
 
   REQUIRE(run_cli(args, &out, &err) == 0);
   // original: pos P = R = 1; any: R = 1/2 (the NEG pair is missed) -> F1 66.7.
-  // rexdrug: keys a (1), b {} (1), c (0) on both sides -> 66.7 everywhere.
+  // rexdrug: gold keys a (1), b {} (1), c (0) -> R = 2/3; the missing c predicts
+  // no item: predicted keys a (1), b {} (1) -> P = 1; F1 = 0.8.
   CHECK(out.find("| original | pos / exact | 100.0 | 100.0 | 100.0 |") != std::string::npos);
   CHECK(out.find("| original | any / exact | 66.7 | 100.0 | 50.0 |") != std::string::npos);
-  CHECK(out.find("| rexdrug | pos / partial | 66.7 | 66.7 | 66.7 |") != std::string::npos);
-  CHECK(out.find("Missing predictions (scored as NO_COMB): 1 (c)") != std::string::npos);
+  CHECK(out.find("| rexdrug | pos / partial | 80.0 | 100.0 | 66.7 |") != std::string::npos);
+  CHECK(out.find("Missing predictions (scored as NO_COMB; as no answer by the DrugComb rexdrug scorer): 1 (c)") != std::string::npos);
   CHECK(err.find("1 of 3 gold documents have no prediction") != std::string::npos);
 
   REQUIRE(run_cli(args + " --scorer original --json", &out, &err) == 0);
@@ -90,8 +91,8 @@ TEST_CASE("rexdrug eval on an empty prediction file", "[eval][cli]") {
   auto j = nlohmann::json::parse(out);
   CHECK(j["missing"] == 3);
   CHECK(j["scorers"]["original"]["f1_any_partial"].get<double>() == 0.0);
-  // rexdrug: only the NO_COMB document b is right: 1 of 3 keys on each side.
-  CHECK(j["scorers"]["rexdrug"]["f1_any_partial"].get<double>() == Approx(1.0 / 3));
+  // rexdrug: a missing id predicts no item: no predicted key, no gold key matched.
+  CHECK(j["scorers"]["rexdrug"]["f1_any_partial"].get<double>() == 0.0);
 }
 
 TEST_CASE("rexdrug eval ddi13: micro, macro and per type", "[eval][cli]") {

@@ -45,7 +45,8 @@ TEST_CASE("answer_for_scoring tells an empty list from no answer", "[eval][predi
     std::map<std::string, ParsedAnswer> bad = {{"n", scored("no idea")}};
     std::map<std::string, ParsedAnswer> empty = {{"n", scored("<answer>[]</answer>")}};
     CHECK(score_drugcomb(gold, bad, DrugCombScorer::rexdrug).pos_exact.f1 == 0.0);
-    CHECK(score_drugcomb(gold, empty, DrugCombScorer::rexdrug).pos_exact.f1 == 1.0);
+    // As in the release, an empty list is no item either (gold NO_COMB unmatched).
+    CHECK(score_drugcomb(gold, empty, DrugCombScorer::rexdrug).pos_exact.f1 == 0.0);
   }
 }
 

@@ -128,7 +128,7 @@ TEST_CASE("Bad tokenizer files and invalid UTF-8 give clear errors") {
   CHECK_THROWS_WITH(load_tokenizer(dir + "/nothing_here"), Catch::Contains("nothing_here"));
 
   write(dir + "/tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
-  CHECK_THROWS_WITH(load_tokenizer(dir), Catch::Contains("tokenizer.json") && Catch::Contains("not a valid"));
+  CHECK_THROWS_WITH(load_tokenizer(dir), Catch::Contains("tokenizer.json:1: bad JSON"));
 
   write(dir + "/tokenizer.json", "{\"version\": \"1.0\"}");
   CHECK_THROWS_WITH(load_tokenizer(dir), Catch::Contains("tokenizer.json") && Catch::Contains("model"));

@@ -8,28 +8,15 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/jsonl.h"
 #include "tests/test_util.h"
+#include "tests/tokenizer/byte_vocab.h"
 
 using namespace rexdrug;
+using test::byte_vocab;
 
 namespace {
 
-// GPT-2 byte alphabet, written out independently of the implementation.
-std::string byte_char(int b) {
-  int extra = 0, code = -1;
-  for (int x = 0; x < 256; ++x) {
-    bool printable = (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255);
-    int c = printable ? x : 256 + extra++;
-    if (x == b) code = c;
-  }
-  std::string out;  // UTF-8 of code (< 0x800)
-  if (code < 0x80) out += char(code);
-  else { out += char(0xC0 | (code >> 6)); out += char(0x80 | (code & 0x3F)); }
-  return out;
-}
-
 std::string write_tokenizer(bool ignore_merges, bool pair_merges) {
-  json vocab = json::object();
-  for (int b = 0; b < 256; ++b) vocab[byte_char(b)] = b;
+  json vocab = byte_vocab();
   vocab["ab"] = 256;
   vocab["abc"] = 257;
   vocab["\xC4\xA0" "a"] = 258;  // "Ġa" = " a"
