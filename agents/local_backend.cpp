@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 
+#include "core/model/runtime.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
 #include "serve/batcher.h"
@@ -79,10 +80,10 @@ std::unique_ptr<ChatBackend> make_local_backend(const Config& b, unsigned long s
   serve::EngineOptions e;
   e.model_dir = b.require<std::string>("model");
   e.adapter_dir = b.get<std::string>("adapter", "");
-  e.dtype = b.choice("dtype", "float32", {"float32", "bfloat16", "float16"});
+  e.dtype = model::read_dtype(b);
   e.device = b.get<std::string>("device", "cpu");
-  e.compute = b.choice("compute", "auto", {"auto", "fp32", "bf16"});
-  e.chat_template = b.get<std::string>("chat_template", "");
+  e.compute = model::read_compute(b);
+  e.chat_template = b.choice("chat_template", "auto", model::chat_template_choices());
   int parallel = b.get<int>("parallel", 1);
   serve::BatcherOptions batching;
   batching.window_ms = b.get<int>("batch_window_ms", batching.window_ms);

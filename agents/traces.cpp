@@ -277,6 +277,12 @@ json write_answer_only(const Config& root, const DataOptions& data, const Prompt
 
 }  // namespace
 
+void check_traces_keys(const Config& root) {
+  for (const char* k : {"seed", "data", "prompt", "think", "generator", "evaluator", "loop", "output", "source", "path"})
+    root.get<YAML::Node>(k, {});
+  root.check_unknown_keys();
+}
+
 json run_traces(const Config& root) {
   const unsigned long seed = root.get<unsigned long>("seed", 1);
   DataOptions data = parse_data(root.child("data"));

@@ -18,4 +18,10 @@ namespace rexdrug::agents {
 // loop.max_consecutive_errors examples fail in a row).
 nlohmann::json run_traces(const Config& root);
 
+// Checks the top-level keys of a traces config (those run_traces reads, plus `source` and
+// `path` of agents/import_traces.h) without building the agents: a backend loads a model
+// or needs an API key, so the blocks themselves are checked when the stage runs. The
+// pipeline calls it to refuse a misspelt key before anything is trained.
+void check_traces_keys(const Config& root);
+
 }  // namespace rexdrug::agents

@@ -1,4 +1,5 @@
 // `rexdrug grpo` and `rexdrug bench grpo`: see docs/grpo.md.
+#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -33,7 +34,7 @@ void add_train(CLI::App& app) {
     std::printf("steps %lld/%lld%s  reward first %.4f last %.4f", static_cast<long long>(r.step),
                 static_cast<long long>(r.total_steps), r.finished ? "" : " (stopped early)", r.first_reward,
                 r.last_reward);
-    if (r.eval_reward >= 0) std::printf("  held-out reward %.4f", r.eval_reward);
+    if (!std::isnan(r.eval_reward)) std::printf("  held-out reward %.4f", r.eval_reward);
     std::printf("\ncheckpoint %s\n", r.checkpoint.c_str());
   });
 }

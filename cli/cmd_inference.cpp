@@ -77,7 +77,7 @@ void add_extract(CLI::App& app) {
   sub->add_option("--lexicon", o->lexicon, "Drug lexicon for --constrained (default $REXDRUG_DATA_DIR/drugcomb/drug_lexicon.txt)");
   sub->add_option("--think-tokens", o->think_tokens, "--constrained: think tokens before the answer is forced")->capture_default_str();
   sub->add_option("--max-items", o->max_items, "--constrained: answer items at most")->capture_default_str();
-  sub->add_option("--batch-size", o->batch_size, "Prompts per generate call")->capture_default_str();
+  sub->add_option("--batch-size", o->batch_size, "Rows decoding at once (a finished document's row takes the next one)")->capture_default_str();
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Tokens per completion at most")->capture_default_str();
   sub->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
   sub->add_option("--top-p", o->top_p, "Nucleus sampling")->capture_default_str();
@@ -158,7 +158,7 @@ void add_serve(CLI::App& app) {
   sub->add_option("--default-max-tokens", o->s.default_max_tokens, "max_tokens when a chat request gives none")->capture_default_str();
   sub->add_option("--extract-max-new-tokens", o->s.extract_max_new_tokens, "Token budget of /v1/extract")->capture_default_str();
   sub->add_option("--batch-window-ms", o->s.batching.window_ms, "How long to collect requests into one batch")->capture_default_str();
-  sub->add_option("--max-batch", o->s.batching.max_batch, "Requests per batch at most")->capture_default_str();
+  sub->add_option("--max-batch", o->s.batching.max_batch, "Rows decoding at once (queued requests join as rows free up)")->capture_default_str();
   sub->add_option("--task", o->task, "Task of /v1/extract: drugcomb or ddi13")->capture_default_str();
   sub->add_flag("--constrained", o->s.constrained, "/v1/extract answers under the grammar");
   sub->add_option("--prompt-style", o->s.prompt.style, "/v1/extract prompt: full or compact (as the model was trained)")

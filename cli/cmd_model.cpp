@@ -103,13 +103,17 @@ model::ModelConfig bench_config() {
 
 void add_bench_generate(CLI::App& bench) {
   struct Opts {
-    std::string model, modes = "fp32,bf16-autocast,bf16", batches = "1,16";
+    std::string model, config, modes = "fp32,bf16-autocast,bf16", batches = "1,16";
     int64_t prompt_len = 32, new_tokens = 64;
+    int threads = 0;
     std::string out;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* sub = bench.add_subcommand("generate", "Decoding tokens/s, batch 1 and 16, fp32 and bf16");
   sub->add_option("--model", o->model, "Model folder (default: random ~26M-parameter Llama config)");
+  sub->add_option("--config", o->config, "A config.json for a randomly initialised model (e.g. configs/model/demo.json)")
+      ->excludes("--model");
+  sub->add_option("--threads", o->threads, "LibTorch threads (0 = default)")->capture_default_str();
   sub->add_option("--modes", o->modes,
                   "fp32 (fp32 weights), bf16-autocast (fp32 weights, bf16 matmuls), bf16 (bf16 weights)")
       ->capture_default_str();
@@ -118,6 +122,8 @@ void add_bench_generate(CLI::App& bench) {
   sub->add_option("--new-tokens", o->new_tokens, "Generated tokens per sequence")->capture_default_str();
   sub->add_option("--out", o->out, "Also append results as JSONL here");
   sub->callback([o] {
+    if (o->threads < 0) throw Error("--threads must be >= 0");
+    if (o->threads > 0) torch::set_num_threads(o->threads);
     std::printf("threads %d, fast bf16 on this CPU: %s\n", torch::get_num_threads(),
                 model::cpu_has_fast_bf16() ? "yes" : "no (bf16 emulated)");
     std::printf("%-14s %6s %12s %14s %14s\n", "mode", "batch", "params", "prefill tok/s", "decode tok/s");
@@ -125,8 +131,8 @@ void add_bench_generate(CLI::App& bench) {
       if (mode != "fp32" && mode != "bf16-autocast" && mode != "bf16")
         throw Error("--modes: unknown '" + mode + "'");
       const torch::ScalarType dtype = mode == "bf16" ? torch::kBFloat16 : torch::kFloat32;
-      auto m = o->model.empty() ? model::create_decoder(bench_config(), 0, dtype)
-                                : model::load_decoder(o->model, dtype);
+      auto m = !o->model.empty() ? model::load_decoder(o->model, dtype)
+               : model::create_decoder(o->config.empty() ? bench_config() : model::load_config(o->config), 0, dtype);
       m->set_autocast(mode == "bf16-autocast");
       for (const std::string& bs : split(o->batches, ',')) {
         const int64_t batch = std::stoll(bs);

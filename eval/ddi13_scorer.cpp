@@ -157,29 +157,44 @@ std::string ddi13_scorer_name(Ddi13Scorer scorer) {
   return scorer == Ddi13Scorer::standard ? "standard" : "rexdrug";
 }
 
-Ddi13Scores score_ddi13(const std::vector<Example>& gold,
-                        const std::map<std::string, ParsedAnswer>& pred, Ddi13Scorer scorer) {
-  Ddi13Scores out;
-  out.scorer = ddi13_scorer_name(scorer);
-  out.documents = long(gold.size());
+namespace {
 
+// Per-sentence counts after checking the ids; counts dropped items and missing ids
+// into `out` when given.
+std::vector<std::map<std::string, Counts>> document_counts(
+    const std::vector<Example>& gold, const std::map<std::string, ParsedAnswer>& pred,
+    Ddi13Scorer scorer, Ddi13Scores* out) {
   std::set<std::string> ids;
   for (const auto& ex : gold)
     if (!ids.insert(ex.id).second) throw Error("duplicate gold sentence id '" + ex.id + "'");
   for (const auto& [id, answer] : pred)
     if (!ids.count(id)) throw Error("prediction for unknown sentence id '" + id + "'");
 
-  std::map<std::string, Counts> counts;
-  for (const auto& ex : gold) {
+  std::vector<std::map<std::string, Counts>> counts(gold.size());
+  for (size_t i = 0; i < gold.size(); ++i) {
+    const Example& ex = gold[i];
     auto it = pred.find(ex.id);
     const ParsedAnswer* answer = it == pred.end() ? nullptr : &it->second;
-    if (!answer) ++out.missing;
-    else
-      for (const auto& e : answer->errors) ++out.errors[e.kind];
-    if (scorer == Ddi13Scorer::standard) score_standard(ex, answer, counts);
-    else score_rexdrug(ex, answer, counts);
+    if (out && !answer) ++out->missing;
+    if (out && answer)
+      for (const auto& e : answer->errors) ++out->errors[e.kind];
+    if (scorer == Ddi13Scorer::standard) score_standard(ex, answer, counts[i]);
+    else score_rexdrug(ex, answer, counts[i]);
   }
+  return counts;
+}
 
+}  // namespace
+
+std::vector<std::map<std::string, Counts>> ddi13_document_counts(
+    const std::vector<Example>& gold, const std::map<std::string, ParsedAnswer>& pred,
+    Ddi13Scorer scorer) {
+  return document_counts(gold, pred, scorer, nullptr);
+}
+
+Ddi13Scores ddi13_scores_from_counts(const std::map<std::string, Counts>& counts_in, Ddi13Scorer scorer) {
+  Ddi13Scores out;
+  std::map<std::string, Counts> counts = counts_in;  // absent classes read as 0
   Counts total;
   double f1_sum = 0;
   if (scorer == Ddi13Scorer::standard) {
@@ -200,6 +215,20 @@ Ddi13Scores score_ddi13(const std::vector<Example>& gold,
     out.macro_f1 = out.per_type.empty() ? 0.0 : f1_sum / double(out.per_type.size());
   }
   out.micro = prf_from_counts(total);
+  return out;
+}
+
+Ddi13Scores score_ddi13(const std::vector<Example>& gold,
+                        const std::map<std::string, ParsedAnswer>& pred, Ddi13Scorer scorer) {
+  Ddi13Scores counted;
+  std::map<std::string, Counts> totals;
+  for (const auto& doc : document_counts(gold, pred, scorer, &counted))
+    for (const auto& [cls, c] : doc) totals[cls] += c;
+  Ddi13Scores out = ddi13_scores_from_counts(totals, scorer);
+  out.scorer = ddi13_scorer_name(scorer);
+  out.documents = long(gold.size());
+  out.errors = std::move(counted.errors);
+  out.missing = counted.missing;
   return out;
 }
 

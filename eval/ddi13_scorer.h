@@ -30,6 +30,15 @@ struct Ddi13Scores {
   long missing = 0;  // gold sentences without a prediction (scored as NO_COMB)
 };
 
+// One sentence's counts per class (the classes it touches), in gold order: what
+// score_ddi13 sums, same arguments. The counts of a set of sentences are the sums of
+// its sentences' (the paired bootstrap of eval/compare.h resamples them).
+std::vector<std::map<std::string, Counts>> ddi13_document_counts(
+    const std::vector<Example>& gold, const std::map<std::string, ParsedAnswer>& pred,
+    Ddi13Scorer scorer);
+// Micro, macro and per-type scores of summed counts (errors, documents, missing left 0).
+Ddi13Scores ddi13_scores_from_counts(const std::map<std::string, Counts>& counts, Ddi13Scorer scorer);
+
 // pred maps a sentence id to its parsed answer; ids absent from pred count as
 // NO_COMB predictions, ids absent from gold throw Error.
 Ddi13Scores score_ddi13(const std::vector<Example>& gold,

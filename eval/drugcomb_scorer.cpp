@@ -44,6 +44,7 @@
 #include <algorithm>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include "core/util/error.h"
 #include "core/util/text.h"
@@ -130,16 +131,16 @@ struct Record {
   bool other_positive;
   double score;
 };
-using Key = std::tuple<size_t, NameSet, bool>;  // (document, set, binary label)
+using Key = std::pair<NameSet, bool>;  // (set, binary label) within one document
 using Records = std::map<Key, std::vector<Record>>;
 
 // Fills the gold and predicted records of one document (the alignment step).
-void align(size_t doc, const DocItems& items, bool any, bool exact, bool equal_sets_match,
-           Records& gold, Records& pred) {
+void align(const DocItems& items, bool any, bool exact, bool equal_sets_match, Records& gold,
+           Records& pred) {
   std::vector<bool> pred_matched(items.pred.size(), false);
   for (const Item& g : items.gold) {
     bool g_pos = is_positive(g.label, any);
-    auto& g_records = gold[Key{doc, g.set, g_pos}];
+    auto& g_records = gold[Key{g.set, g_pos}];
     bool found = false;
     for (size_t k = 0; k < items.pred.size(); ++k) {
       const Item& p = items.pred[k];
@@ -147,7 +148,7 @@ void align(size_t doc, const DocItems& items, bool any, bool exact, bool equal_s
       if (score < 0) continue;
       bool p_pos = is_positive(p.label, any);
       g_records.push_back({p_pos, score});
-      pred[Key{doc, p.set, p_pos}].push_back({g_pos, score});
+      pred[Key{p.set, p_pos}].push_back({g_pos, score});
       pred_matched[k] = true;
       found = true;
     }
@@ -156,16 +157,16 @@ void align(size_t doc, const DocItems& items, bool any, bool exact, bool equal_s
   for (size_t k = 0; k < items.pred.size(); ++k) {
     if (pred_matched[k]) continue;
     const Item& p = items.pred[k];
-    pred[Key{doc, p.set, is_positive(p.label, any)}].push_back({false, 0.0});
+    pred[Key{p.set, is_positive(p.label, any)}].push_back({false, 0.0});
   }
 }
 
-// Mean credit over the keys that count for this scorer (0 when none count).
-double mean_credit(const Records& records, DrugCombScorer scorer) {
+// Sum of the credits of the keys that count for this scorer, and their number.
+std::pair<double, long> credit_sum(const Records& records, DrugCombScorer scorer) {
   double sum = 0;
   long counted = 0;
   for (const auto& [key, recs] : records) {
-    bool own_positive = std::get<2>(key);
+    bool own_positive = key.second;
     if (scorer == DrugCombScorer::original && !own_positive) continue;
     double credit = 0;
     for (const Record& r : recs) {
@@ -176,20 +177,17 @@ double mean_credit(const Records& records, DrugCombScorer scorer) {
     sum += credit;
     ++counted;
   }
-  return counted > 0 ? sum / double(counted) : 0.0;
+  return {sum, counted};
 }
 
-Prf score_setting(const std::vector<DocItems>& docs, DrugCombScorer scorer, bool any,
-                  bool exact) {
+// One document's sums in one setting: its keys are its own (see CreditSums).
+CreditSums setting_sums(const DocItems& doc, DrugCombScorer scorer, bool any, bool exact) {
   Records gold, pred;
-  const bool equal_sets_match = scorer == DrugCombScorer::rexdrug;
-  for (size_t d = 0; d < docs.size(); ++d)
-    align(d, docs[d], any, exact, equal_sets_match, gold, pred);
-  Prf out;
-  out.p = mean_credit(pred, scorer);
-  out.r = mean_credit(gold, scorer);
-  out.f1 = f1_score(out.p, out.r);
-  return out;
+  align(doc, any, exact, /*equal_sets_match=*/scorer == DrugCombScorer::rexdrug, gold, pred);
+  CreditSums s;
+  std::tie(s.pred_credit, s.pred_keys) = credit_sum(pred, scorer);
+  std::tie(s.gold_credit, s.gold_keys) = credit_sum(gold, scorer);
+  return s;
 }
 
 // An item as text for the error report, cut short at a UTF-8 boundary.
@@ -243,15 +241,80 @@ ParsedAnswer release_drugcomb_answer(const nlohmann::json* response) {
   return out;
 }
 
-DrugCombScores score_drugcomb(const std::vector<Example>& gold, const Predictions& pred,
-                              DrugCombScorer scorer) {
-  if (scorer == DrugCombScorer::original) return score_drugcomb(gold, pred.answers, scorer);
+namespace {
+
+// The answers the scorer sees: original ours, rexdrug the release's validation of
+// each line's answer as written.
+std::map<std::string, ParsedAnswer> scoring_answers(const Predictions& pred, DrugCombScorer scorer) {
+  if (scorer == DrugCombScorer::original) return pred.answers;
   std::map<std::string, ParsedAnswer> release;
   for (const auto& [id, answer] : pred.answers) {
     auto it = pred.responses.find(id);
     release[id] = release_drugcomb_answer(it == pred.responses.end() ? nullptr : &it->second);
   }
-  return score_drugcomb(gold, release, scorer);
+  return release;
+}
+
+// Per-document stats after checking the ids; counts dropped items and missing ids
+// into `counts` when given.
+std::vector<DrugCombDocStats> document_stats(const std::vector<Example>& gold,
+                                             const std::map<std::string, ParsedAnswer>& pred,
+                                             DrugCombScorer scorer, MatchLevel level,
+                                             DrugCombScores* counts) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < gold.size(); ++i)
+    if (!index.emplace(gold[i].id, i).second)
+      throw Error("duplicate gold document id '" + gold[i].id + "'");
+  for (const auto& [id, answer] : pred)
+    if (!index.count(id)) throw Error("prediction for unknown document id '" + id + "'");
+
+  std::vector<DrugCombDocStats> out(gold.size());
+  for (size_t i = 0; i < gold.size(); ++i) {
+    auto it = pred.find(gold[i].id);
+    const ParsedAnswer* answer = it == pred.end() ? nullptr : &it->second;
+    if (counts && !answer) ++counts->missing;
+    if (counts && answer)
+      for (const auto& e : answer->errors) ++counts->errors[e.kind];
+    DocItems doc{gold_items(gold[i], scorer, level), pred_items(answer, gold[i].id, scorer, level)};
+    for (int k = 0; k < 4; ++k)  // kDrugCombSettings: pos/any x exact/partial
+      out[i][k] = setting_sums(doc, scorer, /*any=*/k >= 2, /*exact=*/k % 2 == 0);
+  }
+  return out;
+}
+
+}  // namespace
+
+Prf prf_from_credits(const CreditSums& s) {
+  Prf out;
+  out.p = s.pred_keys > 0 ? s.pred_credit / double(s.pred_keys) : 0.0;
+  out.r = s.gold_keys > 0 ? s.gold_credit / double(s.gold_keys) : 0.0;
+  out.f1 = f1_score(out.p, out.r);
+  return out;
+}
+
+DrugCombScores drugcomb_scores_from_stats(const DrugCombDocStats& totals) {
+  DrugCombScores out;
+  out.pos_exact = prf_from_credits(totals[0]);
+  out.pos_partial = prf_from_credits(totals[1]);
+  out.any_exact = prf_from_credits(totals[2]);
+  out.any_partial = prf_from_credits(totals[3]);
+  return out;
+}
+
+std::vector<DrugCombDocStats> drugcomb_document_stats(const std::vector<Example>& gold,
+                                                      const std::map<std::string, ParsedAnswer>& pred,
+                                                      DrugCombScorer scorer, MatchLevel level) {
+  return document_stats(gold, pred, scorer, level, nullptr);
+}
+
+std::vector<DrugCombDocStats> drugcomb_document_stats(const std::vector<Example>& gold,
+                                                      const Predictions& pred, DrugCombScorer scorer) {
+  return document_stats(gold, scoring_answers(pred, scorer), scorer, MatchLevel::name, nullptr);
+}
+
+DrugCombScores score_drugcomb(const std::vector<Example>& gold, const Predictions& pred,
+                              DrugCombScorer scorer) {
+  return score_drugcomb(gold, scoring_answers(pred, scorer), scorer);
 }
 
 DrugCombScorer parse_drugcomb_scorer(const std::string& name) {
@@ -267,32 +330,15 @@ std::string drugcomb_scorer_name(DrugCombScorer scorer) {
 DrugCombScores score_drugcomb(const std::vector<Example>& gold,
                               const std::map<std::string, ParsedAnswer>& pred,
                               DrugCombScorer scorer, MatchLevel level) {
-  DrugCombScores out;
+  DrugCombScores counts;
+  DrugCombDocStats totals{};
+  for (const DrugCombDocStats& doc : document_stats(gold, pred, scorer, level, &counts))
+    for (int k = 0; k < 4; ++k) totals[k] += doc[k];
+  DrugCombScores out = drugcomb_scores_from_stats(totals);
   out.scorer = drugcomb_scorer_name(scorer);
   out.documents = long(gold.size());
-
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < gold.size(); ++i)
-    if (!index.emplace(gold[i].id, i).second)
-      throw Error("duplicate gold document id '" + gold[i].id + "'");
-  for (const auto& [id, answer] : pred)
-    if (!index.count(id)) throw Error("prediction for unknown document id '" + id + "'");
-
-  std::vector<DocItems> docs(gold.size());
-  for (size_t i = 0; i < gold.size(); ++i) {
-    auto it = pred.find(gold[i].id);
-    const ParsedAnswer* answer = it == pred.end() ? nullptr : &it->second;
-    if (!answer) ++out.missing;
-    else
-      for (const auto& e : answer->errors) ++out.errors[e.kind];
-    docs[i].gold = gold_items(gold[i], scorer, level);
-    docs[i].pred = pred_items(answer, gold[i].id, scorer, level);
-  }
-
-  out.pos_exact = score_setting(docs, scorer, /*any=*/false, /*exact=*/true);
-  out.pos_partial = score_setting(docs, scorer, false, false);
-  out.any_exact = score_setting(docs, scorer, true, true);
-  out.any_partial = score_setting(docs, scorer, true, false);
+  out.errors = std::move(counts.errors);
+  out.missing = counts.missing;
   return out;
 }
 

@@ -1,6 +1,6 @@
 // The Python-literal / json.loads parsers behind the reward and the answer parser.
 // Documented never to throw: std::nullopt on bad input.
-#include "core/util/python_literal.h"
+#include "core/data/python_literal.h"
 #include "fuzz/fuzz_util.h"
 
 namespace {

@@ -3,22 +3,21 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "agents/import_traces.h"
 #include "core/data/prompt.h"
 #include "core/train/run.h"
 #include "core/util/error.h"
 #include "core/util/text.h"
 #include "pipeline/reuse.h"
-#include "reward/reward_function.h"
-#include "rl/options.h"
-#include "sft/options.h"
+#include "pipeline/stages.h"
 
 namespace rexdrug::pipeline {
 
 const std::vector<std::string>& stage_names() {
-  static const std::vector<std::string> names = {
-      "data", "tokenizer", "pretrain", "traces", "sft", "merge", "grpo",
-      "extract_sft", "eval_sft", "extract_grpo", "eval_grpo", "report"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const Stage& s : stage_table()) v.push_back(s.name);
+    return v;
+  }();
   return names;
 }
 
@@ -69,73 +68,6 @@ void fill(YAML::Node root, const std::string& file, const std::string& block, co
   chain.back()[keys.back()] = value;
 }
 
-// The top-level keys of the traces config (agents/traces.cpp reads the nested ones when
-// the stage runs: it has no parse-only entry point), and `source`/`path` (with
-// source: file the agent keys are allowed but unused).
-void check_traces_block(const Config& c) {
-  agents::trace_file_source(c);
-  for (const char* k : {"seed", "data", "prompt", "generator", "evaluator", "loop", "output", "think"})
-    c.get<YAML::Node>(k, {});
-  c.check_unknown_keys();
-}
-
-void check_extract_block(const Config& c);
-
-// Builds each stage's config with placeholder paths and runs the stage's own parser, so
-// every key is checked before anything is trained.
-void validate_blocks(const PipelineConfig& p) {
-  YAML::Node placeholder("<filled by the pipeline>");
-  {
-    Config d = p.stage("data", {});
-    d.get<bool>("skip_bad_lines", false);
-    d.check_unknown_keys();
-  }
-  if (p.enabled("tokenizer")) {
-    Config t = p.stage("tokenizer", {});
-    t.get<int>("vocab_size", 8000);
-    t.choice("model_type", "bpe", {"bpe", "unigram"});
-    t.get<int>("threads", 2);
-    t.check_unknown_keys();
-  }
-  if (p.enabled("pretrain"))
-    sft::parse_options(p.stage("pretrain", {{"seed", YAML::Node(p.seed)}, {"run_dir", placeholder},
-                                            {"tokenizer.path", placeholder}, {"data.train", placeholder},
-                                            {"data.eval", placeholder}}),
-                       sft::Mode::pretrain);
-  check_traces_block(p.stage("traces", {{"seed", YAML::Node(p.seed)}, {"data.task", YAML::Node(task_name(p.task))},
-                                        {"data.path", placeholder}, {"output.dir", placeholder},
-                                        {"prompt", p.block("prompt")}}));
-  sft::parse_options(p.stage("sft", {{"seed", YAML::Node(p.seed)}, {"run_dir", placeholder},
-                                     {"model.path", placeholder}, {"data.train", placeholder}}),
-                     sft::Mode::sft);
-  rl::GrpoOptions g = rl::parse_grpo_options(p.stage(
-      "grpo", {{"seed", YAML::Node(p.seed)}, {"run_dir", placeholder}, {"model.path", placeholder},
-               {"data.train", placeholder}, {"data.eval", placeholder}}));
-  reward::RewardFunction reward = reward::RewardFunction::from_yaml(g.reward, g.reward_where);
-  if (reward.task() != p.task)
-    throw Error(p.file + ": grpo.reward: the reward is for task " + task_name(reward.task()) +
-                " but the pipeline's task is " + task_name(p.task));
-  check_extract_block(p.stage("extract", {}));
-  {
-    Config r = p.stage("report", {});
-    r.get<int>("examples", 5);
-    r.get<bool>("plots", true);
-    r.check_unknown_keys();
-  }
-}
-
-void check_extract_block(const Config& c) {
-  Config s = optional_child(c, "sampling");
-  for (const char* k : {"max_new_tokens", "seed", "top_k"}) s.get<int64_t>(k, 0);
-  for (const char* k : {"temperature", "top_p"}) s.get<double>(k, 0);
-  s.check_unknown_keys();
-  for (const char* k : {"batch_size", "think_tokens", "max_items"}) c.get<int>(k, 0);
-  c.get<long>("limit", 0);
-  c.get<bool>("constrained", false);
-  for (const char* k : {"lexicon", "dtype", "device", "compute"}) c.get<std::string>(k, "");
-  c.check_unknown_keys();
-}
-
 }  // namespace
 
 YAML::Node PipelineConfig::block(const std::string& name) const {
@@ -163,10 +95,7 @@ std::string PipelineConfig::stage_dir(const std::string& stage) const {
 }
 
 bool PipelineConfig::enabled(const std::string& stage) const {
-  if (skipped.count(stage)) return false;
-  if (stage == "tokenizer" || stage == "pretrain") return from_scratch;
-  if (stage == "merge") return lora;
-  return true;
+  return !skipped.count(stage) && part_holds(*this, find_stage(stage).part);
 }
 
 PipelineConfig load_pipeline_config(const std::string& path, const std::vector<std::string>& overrides) {
@@ -208,7 +137,9 @@ PipelineConfig load_pipeline_config(const std::string& path, const std::vector<s
   p.lora = lora.IsDefined() && lora.IsScalar() && lora.as<bool>(false);
   read_ablation_keys(top, p);
 
-  validate_blocks(p);
+  // Every stage's block through the reader the stage runs with (pipeline/stages.h), with
+  // the paths the pipeline fills in: a bad key fails here, before anything is trained.
+  resolve_pipeline_config(p);
   return p;
 }
 

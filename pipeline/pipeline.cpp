@@ -16,11 +16,15 @@ namespace rexdrug::pipeline {
 
 namespace {
 
-using json = nlohmann::json;
-
 size_t stage_index(const std::string& name) {
   const auto& names = stage_names();
   return size_t(std::find(names.begin(), names.end(), name) - names.begin());
+}
+
+// Why `stage` does not take part in p.
+std::string left_out_because(const PipelineConfig& p, const std::string& stage) {
+  if (p.skipped.count(stage)) return "skip:";
+  return find_stage(stage).part == Part::lora ? "sft.lora.enabled is false" : "from_scratch is false";
 }
 
 // A stage to run again from nothing: its folder goes (checkpoints included).
@@ -39,11 +43,7 @@ RunSummary run_pipeline(const PipelineConfig& p, const RunOptions& o) {
   if (!o.only.empty() && !o.from.empty()) throw Error("give --only or --from, not both");
   for (const std::string& s : {o.only, o.from})
     if (!s.empty() && !p.enabled(s))
-      throw Error("stage " + s + " is not part of this pipeline (" +
-                  (p.skipped.count(s) ? std::string("skip:")
-                   : s == "merge"     ? std::string("sft.lora.enabled is false")
-                                      : std::string("from_scratch is false")) +
-                  ")");
+      throw Error("stage " + s + " is not part of this pipeline (" + left_out_because(p, s) + ")");
 
   make_dirs(p.run_dir);
   write_file_atomic(p.run_dir + "/pipeline.yaml", YAML::Dump(p.root) + "\n");

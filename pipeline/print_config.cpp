@@ -1,36 +1,17 @@
 // `rexdrug pipeline --print-config`: every stage's configuration as the stage will read
-// it. Each training block goes through the stage's own option parser (so the defaults
-// shown are the parser's), with the values the pipeline fills in; the paths of earlier
-// stages' outputs come from their done.json when they have run, otherwise they are the
-// paths those stages write.
+// it: each row of the stage table (pipeline/stages.h) resolves its settings through the
+// stage's own reader (so the defaults shown are the reader's), with the values the pipeline
+// fills in. The paths of earlier stages' outputs come from their done.json when they have
+// run, otherwise they are the paths those stages write. load_pipeline_config runs the same
+// resolution to validate a config.
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
 #include "pipeline/config.h"
 #include "pipeline/stages.h"
-#include "rl/options.h"
-#include "sft/options.h"
 
 namespace rexdrug::pipeline {
 
 namespace {
-
-// An output of an earlier stage: from its done.json when it has run, else `planned`.
-std::string output_or(const PipelineConfig& p, const std::string& stage, const std::string& key,
-                      const std::string& planned) {
-  if (!is_done(p, stage)) return planned;
-  const json out = read_done(p, stage).at("outputs");
-  return out.contains(key) && out[key].is_string() ? out[key].get<std::string>() : planned;
-}
-
-// A trainer's finished checkpoint: the run folder's "final" link when it has not run yet.
-std::string final_checkpoint(const PipelineConfig& p, const std::string& stage) {
-  return output_or(p, stage, "checkpoint", p.stage_dir(stage) + "/final");
-}
-
-std::string sft_model_path(const PipelineConfig& p) {
-  if (p.enabled("merge")) return output_or(p, "merge", "model", p.stage_dir("merge") + "/model");
-  return final_checkpoint(p, "sft");
-}
 
 json extract_json(const ExtractSettings& s) {
   const auto& x = s.x;
@@ -77,70 +58,15 @@ json resolve_pipeline_config(const PipelineConfig& p) {
   for (const std::string& s : stage_names())
     if (p.enabled(s)) stages.push_back(s);
   out["stages"] = stages;
-
-  {
-    Config c = p.stage("data", {});
-    out["data"] = {{"dir", p.stage_dir("data")}, {"skip_bad_lines", c.get<bool>("skip_bad_lines", false)},
-                   {"train", split_dir(p, "train")}, {"test", split_dir(p, "test")}};
+  // Every stage of the config's shape, skipped ones too: a misspelt key in a block an
+  // ablation skips is still an error.
+  const Earlier planned(p, &out);
+  for (const Stage& s : stage_table()) {
+    if (!part_holds(p, s.part)) continue;
+    json settings = s.settings(p, planned);
+    out[s.name] = std::move(settings);
   }
-  if (p.enabled("tokenizer")) {
-    Config c = p.stage("tokenizer", {});
-    out["tokenizer"] = {{"dir", p.stage_dir("tokenizer")}, {"vocab_size", c.get<int>("vocab_size", 8000)},
-                        {"model_type", c.choice("model_type", "bpe", {"bpe", "unigram"})},
-                        {"threads", c.get<int>("threads", 2)}};
-  }
-  if (p.enabled("pretrain")) {
-    const std::string dir = p.stage_dir("pretrain");
-    out["pretrain"] = sft::options_json(sft::parse_options(
-        p.stage("pretrain", {{"seed", YAML::Node(p.seed)}, {"run_dir", YAML::Node(dir)},
-                             {"tokenizer.path", YAML::Node(output_or(p, "tokenizer", "tokenizer", p.stage_dir("tokenizer")))},
-                             {"data.train", YAML::Node(split_dir(p, "train") + "/examples.jsonl")},
-                             {"data.eval", YAML::Node(split_dir(p, "test") + "/examples.jsonl")}}),
-        sft::Mode::pretrain));
-  }
-  // The traces stage builds its agents (and checks API keys) when it parses: its block is
-  // shown as the stage receives it, with the pipeline's values filled in.
-  const std::string traces_dir = p.stage_dir("traces");
-  out["traces"] = yaml_to_json(p.stage("traces", {{"seed", YAML::Node(p.seed)},
-                                               {"data.task", YAML::Node(task_name(p.task))},
-                                               {"data.path", YAML::Node(split_dir(p, "train") + "/examples.jsonl")},
-                                               {"output.dir", YAML::Node(traces_dir)},
-                                               {"prompt", p.block("prompt")}})
-                              .node());
-  const std::string sft_base =
-      p.from_scratch ? final_checkpoint(p, "pretrain") : p.model;
-  out["sft"] = sft::options_json(sft::parse_options(
-      p.stage("sft", {{"seed", YAML::Node(p.seed)}, {"run_dir", YAML::Node(p.stage_dir("sft"))},
-                      {"model.path", YAML::Node(sft_base)},
-                      {"data.train", YAML::Node(output_or(p, "traces", "sft", traces_dir + "/sft.jsonl"))}}),
-      sft::Mode::sft));
-  if (p.enabled("merge"))
-    out["merge"] = {{"dir", p.stage_dir("merge")}, {"base", sft_base}, {"adapter", final_checkpoint(p, "sft")},
-                    {"model", p.stage_dir("merge") + "/model"}};
-
-  std::map<std::string, YAML::Node> fills = {
-      {"seed", YAML::Node(p.seed)}, {"run_dir", YAML::Node(p.stage_dir("grpo"))},
-      {"model.path", YAML::Node(sft_model_path(p))},
-      {"data.train", YAML::Node(output_or(p, "traces", "grpo", traces_dir + "/grpo.jsonl"))}};
-  const YAML::Node grpo_block = p.block("grpo");
-  if (grpo_block.IsMap() && grpo_block["eval"].IsDefined())
-    fills["data.eval"] = YAML::Node(split_dir(p, "test") + "/grpo.jsonl");
-  const rl::GrpoOptions grpo = rl::parse_grpo_options(p.stage("grpo", fills));
-  out["grpo"] = rl::options_json(grpo);
-
   out["extract"] = extract_json(extract_settings(p));
-  const std::string grpo_final = final_checkpoint(p, "grpo");
-  out["extract_sft"] = {{"dir", p.stage_dir("extract_sft")}, {"model", sft_model_path(p)}, {"adapter", ""},
-                        {"output", p.stage_dir("extract_sft") + "/predictions.jsonl"}};
-  out["extract_grpo"] = {{"dir", p.stage_dir("extract_grpo")},
-                         {"model", grpo.lora ? sft_model_path(p) : grpo_final},
-                         {"adapter", grpo.lora ? grpo_final : ""},
-                         {"output", p.stage_dir("extract_grpo") + "/predictions.jsonl"}};
-  for (const char* e : {"eval_sft", "eval_grpo"})
-    out[e] = {{"dir", p.stage_dir(e)}, {"scorers", "both of the task (eval/)"}};
-  Config r = p.stage("report", {});
-  out["report"] = {{"dir", p.stage_dir("report")}, {"examples", r.get<int>("examples", 5)},
-                   {"plots", r.get<bool>("plots", true)}};
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "core/util/jsonl.h"
 #include "core/util/log.h"
 #include "core/util/text.h"
+#include "eval/compare.h"
 #include "eval/predictions.h"
 #include "pipeline/stages.h"
 
@@ -100,6 +101,23 @@ std::string results_table(const std::vector<std::pair<std::string, eval::EvalRes
           << pct(s.micro.r) << " | " << pct(s.macro_f1) << " |\n";
   }
   return t.str();
+}
+
+std::string grpo_vs_sft_section(const std::vector<Example>& gold, Task task, const std::string& sft_pred,
+                                const std::string& grpo_pred, uint64_t seed, long resamples, json* out) {
+  // read_predictions warns about nothing: the results table above already did.
+  const eval::Predictions sft = eval::read_predictions(sft_pred, task, gold);
+  const eval::Predictions grpo = eval::read_predictions(grpo_pred, task, gold);
+  eval::BootstrapOptions o;
+  o.seed = seed;
+  o.resamples = resamples;
+  const eval::Comparison c = eval::compare_predictions(gold, task, "after SFT", sft, "after GRPO", grpo, {}, o);
+  if (out) *out = eval::comparison_json(c);
+  return "Does GRPO beat SFT beyond the noise of " + std::to_string(gold.size()) +
+         " test documents? B - A with its 95 % interval and p-value from the paired bootstrap over "
+         "documents (`rexdrug eval --compare`, docs/eval.md); an interval that excludes 0 is a "
+         "difference the test set resolves.\n\n" +
+         eval::comparison_markdown(c, /*f1_only=*/true);
 }
 
 namespace {
@@ -248,7 +266,7 @@ std::vector<std::string> make_plots(const PipelineConfig& p) {
     log::warn("report: plots skipped (" + (why.empty() ? "plot_metrics.py failed" : why) + ")");
   }
   std::vector<std::string> pngs;
-  for (const char* name : {"loss.png", "grpo_reward.png", "grpo_kl.png", "grpo_length.png"})
+  for (const char* name : {"loss.png", "grpo_reward.png", "grpo_heldout.png", "grpo_kl.png", "grpo_length.png"})
     if (fs::exists(out + "/" + name)) pngs.push_back(fs::relative(out + "/" + name, p.run_dir).string());
   return pngs;
 }
@@ -313,11 +331,21 @@ std::string training_section(const PipelineConfig& p) {
 
 }  // namespace
 
-json write_report(const PipelineConfig& p) {
+ReportOptions read_report_options(const PipelineConfig& p) {
   Config rc = p.stage("report", {});
-  const int n_examples = rc.get<int>("examples", 5);
-  const bool plots = rc.get<bool>("plots", true);
+  ReportOptions o;
+  o.examples = rc.get<int>("examples", o.examples);
+  o.plots = rc.get<bool>("plots", o.plots);
+  o.bootstrap_resamples = rc.get<long>("bootstrap_resamples", o.bootstrap_resamples);
+  if (o.bootstrap_resamples < 1) throw rc.error("bootstrap_resamples", "must be at least 1");
   rc.check_unknown_keys();
+  return o;
+}
+
+json write_report(const PipelineConfig& p) {
+  const ReportOptions options = read_report_options(p);
+  const int n_examples = options.examples;
+  const bool plots = options.plots;
 
   const std::vector<Example> gold = test_documents(p);
   // An ablation may leave one model out (skip:); its rows and sections are left out too.
@@ -330,6 +358,11 @@ json write_report(const PipelineConfig& p) {
   if (!sft_pred.empty()) systems.emplace_back("after SFT", evaluate_file(gold, sft_pred, p.task));
   if (!grpo_pred.empty()) systems.emplace_back("after GRPO", evaluate_file(gold, grpo_pred, p.task));
   const std::string table = results_table(systems);
+  json comparison;
+  const std::string grpo_vs_sft = sft_pred.empty() || grpo_pred.empty()
+                                      ? std::string()
+                                      : grpo_vs_sft_section(gold, p.task, sft_pred, grpo_pred, uint64_t(p.seed),
+                                                            options.bootstrap_resamples, &comparison);
   const std::map<std::string, Prediction> sft = read_completions(sft_pred, p.task);
   const std::map<std::string, Prediction> grpo = read_completions(grpo_pred, p.task);
   const std::string last = grpo_pred.empty() ? "SFT" : "GRPO";  // the examples show this model's reasoning
@@ -341,8 +374,9 @@ json write_report(const PipelineConfig& p) {
     << ", " << (p.from_scratch ? "model trained from scratch" : "fine-tuned from `" + p.model + "`") << ".\n\n"
     << "## Results (test split, " << gold.size() << " documents, scores in %)\n\n" << table << "\n"
     << "Name-level matching; `original` is the scorer of Tiktinsky et al. 2022, `rexdrug` the RexDrug release's "
-       "(docs/eval.md). Per-scorer details: `09-eval_sft/eval.md`, `11-eval_grpo/eval.md`.\n\n"
-    << "## Where the points are lost\n\n";
+       "(docs/eval.md). Per-scorer details: `09-eval_sft/eval.md`, `11-eval_grpo/eval.md`.\n\n";
+  if (!grpo_vs_sft.empty()) r << "### GRPO - SFT\n\n" << grpo_vs_sft << "\n";
+  r << "## Where the points are lost\n\n";
   if (!sft_pred.empty()) r << "### After SFT\n\n" << error_analysis(gold, sft) << "\n";
   if (!grpo_pred.empty()) r << "### After GRPO\n\n" << error_analysis(gold, grpo) << "\n";
   r << "## Timings\n\n" << timings_table(p) << "\n"
@@ -371,7 +405,9 @@ json write_report(const PipelineConfig& p) {
 
   const std::string path = p.run_dir + "/report.md";
   write_file_atomic(path, r.str());
-  return {{"report", path}, {"results_table", table}, {"plots", pngs}};
+  json outputs = {{"report", path}, {"results_table", table}, {"plots", pngs}};
+  if (!comparison.is_null()) outputs["grpo_vs_sft"] = comparison;
+  return outputs;
 }
 
 }  // namespace rexdrug::pipeline

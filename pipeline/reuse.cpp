@@ -9,6 +9,7 @@
 #include "core/util/jsonl.h"
 #include "core/util/log.h"
 #include "pipeline/config.h"
+#include "pipeline/stages.h"
 
 namespace fs = std::filesystem;
 
@@ -54,45 +55,12 @@ YAML::Node load_chain(const std::string& path, const std::vector<std::string>& o
   return merge_maps(load_chain(file.string(), {}, depth + 1), top);
 }
 
-// ---- stage dependencies --------------------------------------------------------------
+// ---- stage dependencies (the stage table's `reads`) ------------------------------------
 
-// The enabled stages whose outputs `stage` reads (done.json paths or files).
-std::vector<std::string> inputs(const PipelineConfig& p, const std::string& stage) {
-  auto enabled = [&](std::vector<std::string> v) {
-    std::vector<std::string> out;
-    for (const std::string& s : v)
-      if (!s.empty() && p.enabled(s)) out.push_back(s);
-    return out;
-  };
-  // The model after SFT (GRPO without SFT starts from the pretrained or the given model).
-  const std::string sft_model = p.enabled("merge") ? "merge" : p.enabled("sft") ? "sft" : "pretrain";
-  if (stage == "tokenizer" || stage == "traces") return enabled({"data"});
-  if (stage == "pretrain") return enabled({"data", "tokenizer"});
-  if (stage == "sft") return enabled({"traces", "pretrain"});
-  if (stage == "merge") return enabled({"sft"});
-  if (stage == "grpo") return enabled({"data", "traces", sft_model});
-  if (stage == "extract_sft") return enabled({"data", sft_model});
-  if (stage == "eval_sft") return enabled({"data", "extract_sft"});
-  if (stage == "extract_grpo") return enabled({"data", "grpo"});
-  if (stage == "eval_grpo") return enabled({"data", "extract_grpo"});
-  if (stage == "report") {
-    std::vector<std::string> all(stage_names().begin(), stage_names().end() - 1);
-    return enabled(all);
-  }
-  return {};
-}
-
-// The config block a stage reads (merge reads the SFT block; extraction and its
-// evaluation the extract block, whose `limit` sets the documents scored).
-std::string block_of(const std::string& stage) {
-  if (stage == "merge") return "sft";
-  if (stage.rfind("extract_", 0) == 0 || stage.rfind("eval_", 0) == 0) return "extract";
-  return stage;
-}
-
+// `stage` and every stage it reads from, transitively.
 void collect(const PipelineConfig& p, const std::string& stage, std::set<std::string>& out) {
   if (!out.insert(stage).second) return;
-  for (const std::string& s : inputs(p, stage)) collect(p, s, out);
+  for (const std::string& s : stage_inputs(p, stage)) collect(p, s, out);
 }
 
 // "key.path: X there, Y here" for the first difference, "" when a == b.
@@ -202,7 +170,8 @@ json stage_fingerprint(const PipelineConfig& p, const std::string& stage) {
   for (const std::string& s : stage_names()) {
     if (!stages.count(s)) continue;
     order.push_back(s);
-    blocks[block_of(s)] = yaml_to_json(p.block(block_of(s)));
+    const std::string& block = find_stage(s).block;
+    blocks[block] = yaml_to_json(p.block(block));
   }
   json top = {{"seed", p.seed}, {"task", task_name(p.task)}, {"data_dir", p.data_dir},
               {"from_scratch", p.from_scratch}, {"model", p.model}, {"prompt", yaml_to_json(p.block("prompt"))}};
@@ -216,7 +185,7 @@ std::set<std::string> link_reused_stages(const PipelineConfig& p) {
   // Every check first: a refusal leaves this run's folder as it was.
   for (const std::string& s : stage_names()) {
     if (!reused.count(s)) continue;
-    for (const std::string& in : inputs(p, s))
+    for (const std::string& in : stage_inputs(p, s))
       if (!reused.count(in))
         throw Error(p.file + ": reuse.stages: " + s + " reads the outputs of " + in + ", which is not reused: add " +
                     in + " or take " + s + " out");

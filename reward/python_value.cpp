@@ -15,11 +15,11 @@ namespace {
 
 // The marker keys written by parse_python_literal_typed.
 Kind marker_kind(const std::string& key) {
-  if (key == "\x01tuple") return Kind::tuple;
-  if (key == "\x01set") return Kind::set;
-  if (key == "\x01bytes") return Kind::bytes;
-  if (key == "\x01complex") return Kind::complex;
-  if (key == "\x01ellipsis") return Kind::ellipsis;
+  if (key == py_marker::tuple) return Kind::tuple;
+  if (key == py_marker::set) return Kind::set;
+  if (key == py_marker::bytes) return Kind::bytes;
+  if (key == py_marker::complex) return Kind::complex;
+  if (key == py_marker::ellipsis) return Kind::ellipsis;
   return Kind::dict;
 }
 

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/util/python_literal.h"
+#include "core/data/python_literal.h"
 
 namespace rexdrug {
 

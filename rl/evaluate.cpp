@@ -1,58 +1,18 @@
 #include "rl/evaluate.h"
 
-#include <map>
-
-#include "core/data/answer.h"
 #include "core/generate/generate.h"
-#include "core/util/error.h"
-#include "eval/ddi13_scorer.h"
-#include "eval/drugcomb_scorer.h"
-#include "eval/predictions.h"
-#include "eval/report.h"
+#include "eval/heldout.h"
 
 namespace rexdrug::rl {
 
-namespace {
-
-// The gold example a benchmark scorer needs: id, sentence and the solution's relations.
-Example gold_example(const Prompt& p, Task task) {
-  ParsedCompletion gold = parse_completion(p.solution, task);
-  // A gold answer always holds at least one item (a relation or the NO_COMB item).
-  if (gold.answer.items == 0 || !gold.answer.errors.empty())
-    throw Error("grpo eval: prompt " + p.id + ": the gold solution does not parse (" + to_string(gold.status) +
-                "): " + p.solution.substr(0, 200));
-  Example e;
-  e.id = p.id;
-  e.task = task;
-  e.sentence = p.sentence;
-  e.relations = gold.answer.relations;
-  return e;
-}
-
-}  // namespace
-
 nlohmann::json benchmark_scores(const std::vector<Prompt>& prompts, const std::vector<std::string>& completions,
                                 Task task) {
-  if (prompts.size() != completions.size()) throw Error("grpo eval: prompts and completions differ in number");
   std::vector<Example> gold;
-  std::map<std::string, ParsedAnswer> pred;
-  double parse_ok = 0;
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    gold.push_back(gold_example(prompts[i], task));
-    ParsedCompletion c = parse_completion(completions[i], task);
-    parse_ok += c.status == ParseStatus::ok;
-    // A held-out file may repeat an id; the scorers key by id, so keep them apart.
-    if (pred.count(gold.back().id)) gold.back().id += "#" + std::to_string(i);
-    pred[gold.back().id] = eval::answer_for_scoring(c);
-  }
-  nlohmann::json out = {{"eval_parse_ok", prompts.empty() ? 0.0 : parse_ok / double(prompts.size())}};
-  nlohmann::json scores;
-  if (task == Task::drugcomb)
-    scores = eval::scores_json(eval::score_drugcomb(gold, pred, eval::DrugCombScorer::original));
-  else
-    scores = eval::scores_json(eval::score_ddi13(gold, pred, eval::Ddi13Scorer::standard));
-  for (const auto& [key, value] : scores.items())
-    if (value.is_number()) out["eval_" + key] = value;
+  for (const Prompt& p : prompts)
+    gold.push_back(eval::gold_from_answer(p.id, p.solution, task, "grpo eval: prompt " + p.id));
+  const eval::HeldoutScores s = eval::score_heldout(std::move(gold), completions, task);
+  nlohmann::json out = s.benchmark_metrics("eval_");
+  out["eval_parse_ok"] = s.parse_ok;
   return out;
 }
 

@@ -14,11 +14,11 @@
 namespace rexdrug::rl {
 
 // Benchmark scores of completions[i] for prompts[i] against each prompt's gold
-// `solution` (parsed with the project's answer parser), as flat metrics keys:
+// `solution` (eval::score_heldout, as SFT's eval.generate), as flat metrics keys:
 // drugcomb: eval_f1_{pos,any}_{exact,partial}, eval_p_..., eval_r_...;
 // ddi13: eval_micro_f1, eval_micro_p, eval_micro_r, eval_macro_f1.
 // Also eval_parse_ok (fraction of completions that parse without a problem).
-// Error when a prompt's solution does not parse.
+// Error when a prompt's solution does not parse, or the two lists differ in length.
 nlohmann::json benchmark_scores(const std::vector<Prompt>& prompts, const std::vector<std::string>& completions,
                                 Task task);
 

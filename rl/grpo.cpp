@@ -3,14 +3,17 @@
 #include <chrono>
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <memory>
 #include <numeric>
-#include <random>
 
 #include "core/dist/world.h"
 #include "core/generate/generate.h"
+#include "core/model/layers.h"
 #include "core/model/lora.h"
 #include "core/train/optim.h"
 #include "core/util/error.h"
+#include "core/util/shuffle.h"
 
 namespace rexdrug::rl {
 
@@ -18,6 +21,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// An allowed-token list as stored per position: the list itself, or for a list of most
+// of the vocabulary (the constraint's free think phase) the few ids it leaves out.
+TokenSet token_set(const std::vector<int>& ok, size_t vocab) {
+  TokenSet s;
+  if (ok.empty()) return s;  // unconstrained
+  if (ok.size() * 2 <= vocab) {
+    s.ids = ok;
+    s.complement = false;
+    return s;
+  }
+  std::vector<char> in(vocab, 0);
+  for (int id : ok)
+    if (id >= 0 && size_t(id) < vocab) in[size_t(id)] = 1;
+  for (size_t id = 0; id < vocab; ++id)
+    if (!in[id]) s.ids.push_back(int(id));
+  return s;
+}
 
 // Samples num_generations completions for each prompt (one prefill per prompt, the KV
 // cache repeated across the group) and scores them.
@@ -36,9 +57,22 @@ std::vector<Rollout> sample_groups(GrpoContext& ctx, const std::vector<Prompt>& 
   req.params.stop_token_ids = c.stop_token_ids;
   // The loss sees logits / temperature, so the sampling-time log-probs must too.
   req.params.logprobs_at_temperature = true;
-  // Constrained rollouts decode like extraction; generate() reports the unconstrained
-  // model's log-probs of the chosen tokens, which is what the loss recomputes.
-  if (ctx.constraint) req.allowed_tokens = ctx.constraint(prompts, c.num_generations);
+  // Constrained rollouts decode like extraction. The hook's answers are kept per position
+  // so the learning forward renormalises over the same allowed tokens (the distribution
+  // the token was drawn from; docs/grpo.md, "Constrained rollouts").
+  auto allowed = std::make_shared<std::vector<std::vector<TokenSet>>>();
+  if (ctx.constraint) {
+    auto hook = ctx.constraint(prompts, c.num_generations);
+    const size_t vocab = size_t(ctx.policy->config().vocab_size);
+    allowed->resize(prompts.size() * size_t(c.num_generations));
+    req.allowed_tokens = [hook, allowed, vocab](size_t i, const std::vector<int>& tokens) {
+      std::vector<int> ok = hook(i, tokens);
+      std::vector<TokenSet>& seen = allowed->at(i);
+      if (seen.size() <= tokens.size()) seen.resize(tokens.size() + 1);
+      seen[tokens.size()] = token_set(ok, vocab);
+      return ok;
+    };
+  }
   auto t0 = Clock::now();
   generate::GenerateResult res = generate::generate(*ctx.policy, req);
   st.sampling_s += seconds_since(t0);
@@ -46,11 +80,16 @@ std::vector<Rollout> sample_groups(GrpoContext& ctx, const std::vector<Prompt>& 
 
   t0 = Clock::now();
   std::vector<Rollout> out;
-  for (generate::Completion& comp : res.completions) {
+  for (size_t i = 0; i < res.completions.size(); ++i) {
+    generate::Completion& comp = res.completions[i];
     Rollout r;
     r.prompt = first_prompt + comp.prompt;
     r.tokens = std::move(comp.tokens);
-    r.logp_old = std::move(comp.logprobs);
+    r.logp_sampler = std::move(comp.logprobs);
+    if (i < allowed->size()) {
+      r.allowed = std::move((*allowed)[i]);
+      r.allowed.resize(r.tokens.size());
+    }
     r.finish_reason = comp.finish_reason;
     r.text = ctx.detokenize ? ctx.detokenize(r.tokens) : std::string();
     out.push_back(std::move(r));
@@ -65,6 +104,10 @@ void score(GrpoContext& ctx, std::vector<Rollout>& rollouts, const std::vector<P
     auto [total, parts] = ctx.scorer.score(r, prompts[r.prompt]);
     r.reward = total;
     r.components = std::move(parts);
+    if (!ctx.scorer.weights.empty()) {  // NaN components: not applicable (TRL's None)
+      torch::Tensor row = torch::tensor(r.components, torch::kFloat64).reshape({1, -1});
+      r.reward = combine_rewards(row, ctx.scorer.weights)[0].item<double>();
+    }
   }
   st.scoring_s += seconds_since(t0);
 }
@@ -72,13 +115,13 @@ void score(GrpoContext& ctx, std::vector<Rollout>& rollouts, const std::vector<P
 // Reference log-probs: the frozen copy, or the policy with its adapters off.
 torch::Tensor reference_logprobs(GrpoContext& ctx, const CompletionBatch& b) {
   torch::NoGradGuard no_grad;
-  if (ctx.reference) return completion_logprobs(*ctx.reference, b, ctx.config.temperature);
+  if (ctx.reference) return completion_logprobs(*ctx.reference, b, ctx.config.temperature).logp;
   if (!model::has_lora(*ctx.policy))
     throw Error("grpo: beta != 0 needs a reference model (full fine-tuning without LoRA)");
   model::set_lora_enabled(*ctx.policy, false);
   torch::Tensor lp;
   try {
-    lp = completion_logprobs(*ctx.policy, b, ctx.config.temperature);
+    lp = completion_logprobs(*ctx.policy, b, ctx.config.temperature).logp;
   } catch (...) {
     model::set_lora_enabled(*ctx.policy, true);
     throw;
@@ -97,53 +140,114 @@ struct LearnSet {
   std::vector<int64_t> local;     // position in `lengths` -> index into rollouts, or -1
 };
 
+// rows cut into consecutive pieces of at most `size`.
+std::vector<std::vector<size_t>> chunks(const std::vector<size_t>& rows, int64_t size) {
+  std::vector<std::vector<size_t>> out;
+  for (size_t s = 0; s < rows.size(); s += size_t(size))
+    out.emplace_back(rows.begin() + long(s), rows.begin() + long(std::min(rows.size(), s + size_t(size))));
+  return out;
+}
+
+// Sampler vs learning forward on the batch's completion tokens: adds sum |d| and the
+// token count to sums[0..1], the max |d| to *max.
+void add_sampling_difference(const CompletionBatch& b, const torch::Tensor& free, double* sums, double* max) {
+  torch::Tensor m = b.mask.to(torch::kBool);
+  torch::Tensor d = (free - b.logp_sampler).abs().masked_select(m);
+  if (d.numel() == 0) return;
+  sums[0] += d.sum().item<double>();
+  sums[1] += double(d.numel());
+  *max = std::max(*max, d.max().item<double>());
+}
+
+// ref = alpha * policy + (1 - alpha) * ref, parameter by parameter (TRL's SyncRefModelCallback).
+void sync_reference(GrpoContext& ctx) {
+  torch::NoGradGuard no_grad;
+  const double a = ctx.config.ref_model_mixup_alpha;
+  auto policy = ctx.policy->named_parameters(true);
+  for (auto& p : ctx.reference->named_parameters(true)) {
+    const torch::Tensor* q = policy.find(p.key());
+    if (!q) throw Error("grpo.sync_ref_model: the policy has no parameter '" + p.key() + "'");
+    p.value().mul_(1.0 - a).add_(q->detach().to(p.value().device(), p.value().scalar_type()), a);
+  }
+}
+
 // num_iterations passes over the rollouts, one optimizer update per mini-batch. The
 // shuffle and the mini-batches are over the global list, so N ranks make the same
 // updates as one process: each does the forward/backward of its own rows, the loss is
 // normalised by the whole mini-batch (LossNorm) and the gradients are summed.
-void learn(GrpoContext& ctx, const LearnSet& set, const std::vector<Prompt>& prompts, uint64_t seed,
-           StepStats& st) {
+// One update per step (the default) is on-policy: the ratio's old term is the detached
+// learning forward, so rho = 1 exactly and the clip is inactive (as TRL). With more
+// updates the old log-probs come from a training-mode forward before the first one.
+void learn(GrpoContext& ctx, LearnSet& set, const std::vector<Prompt>& prompts, uint64_t seed, StepStats& st) {
   const GrpoConfig& c = ctx.config;
   const int64_t n = int64_t(set.lengths.size());
   const int64_t mini = c.mini_batch_size > 0 ? std::min(c.mini_batch_size, n) : n;
   const int64_t micro = c.micro_batch_size > 0 ? std::min(c.micro_batch_size, mini) : mini;
-  std::vector<double> sums(5, 0.0);  // kl, clipped tokens, tokens, entropy, policy loss
-  double grad_norm = 0;
+  const bool on_policy = c.num_iterations == 1 && mini >= n;
+  // kl, clipped tokens, tokens, entropy, policy loss, |sampler - learner| sum, its tokens
+  std::vector<double> sums(7, 0.0);
+  double difference_max = 0;
   ctx.policy->train();
-  std::mt19937_64 gen(seed);
-  std::vector<size_t> perm(size_t(n), 0);
+  if (!on_policy) {
+    torch::NoGradGuard no_grad;
+    std::vector<size_t> all(set.rollouts.size());
+    std::iota(all.begin(), all.end(), size_t(0));
+    for (const std::vector<size_t>& rows : chunks(all, micro)) {
+      CompletionBatch b = collate_rollouts(set.rollouts, prompts, rows, ctx.pad_id, c.mask_truncated_completions);
+      CompletionLogProbs lp = completion_logprobs(*ctx.policy, b, c.temperature);
+      add_sampling_difference(b, lp.free, &sums[5], &difference_max);
+      for (size_t i = 0; i < rows.size(); ++i) {
+        Rollout& r = set.rollouts[rows[i]];
+        const int64_t len = int64_t(r.tokens.size());
+        torch::Tensor row = lp.logp[int64_t(i)].narrow(0, b.completion_columns - len, len).contiguous();
+        r.logp_old.assign(row.data_ptr<float>(), row.data_ptr<float>() + len);
+      }
+    }
+  }
+  std::vector<double> grad_norms;
+  int64_t update = ctx.first_update;
   for (int64_t it = 0; it < c.num_iterations; ++it) {
-    std::iota(perm.begin(), perm.end(), size_t(0));
-    std::shuffle(perm.begin(), perm.end(), gen);
+    // Portable order (the Fisher-Yates sft uses): the same on every standard library.
+    const std::vector<int64_t> perm = portable_permutation(n, seed * 0x9E3779B97F4A7C15ull + uint64_t(it) + 1);
     for (int64_t start = 0; start < n; start += mini) {
       const int64_t end = std::min(n, start + mini);
-      LossNorm norm{end - start, 0};
+      LossNorm norm{end - start, 0, 1};
       std::vector<size_t> mine;  // this rank's rows of the mini-batch
       for (int64_t i = start; i < end; ++i) {
-        const size_t g = perm[size_t(i)];
+        const size_t g = size_t(perm[size_t(i)]);
         norm.tokens += set.lengths[g];
         if (set.local[g] >= 0) mine.push_back(size_t(set.local[g]));
       }
+      const std::vector<std::vector<size_t>> pieces = chunks(mine, micro);
+      norm.micro_batches = int64_t(pieces.size());
+      if (distributed(ctx) && c.loss.loss_type == LossType::bnpo)
+        norm.micro_batches = int64_t(ctx.world->sum(double(pieces.size())));
       ctx.optimizer->zero_grad();
-      for (size_t s = 0; s < mine.size(); s += size_t(micro)) {
-        std::vector<size_t> rows(mine.begin() + long(s), mine.begin() + long(std::min(mine.size(), s + size_t(micro))));
-        CompletionBatch b = collate_rollouts(set.rollouts, prompts, rows, ctx.pad_id);
+      for (const std::vector<size_t>& rows : pieces) {
+        CompletionBatch b = collate_rollouts(set.rollouts, prompts, rows, ctx.pad_id, c.mask_truncated_completions);
         torch::Tensor ref;
         if (c.loss.beta != 0.0) ref = reference_logprobs(ctx, b);
-        torch::Tensor ent;
-        torch::Tensor lp = completion_logprobs(*ctx.policy, b, c.temperature, &ent);
-        LossTerms t = grpo_loss(lp, b.logp_old, ref, b.advantages, b.mask, c.loss, norm);
+        CompletionLogProbs lp = completion_logprobs(*ctx.policy, b, c.temperature);
+        if (on_policy) add_sampling_difference(b, lp.free, &sums[5], &difference_max);
+        const torch::Tensor old = on_policy ? lp.logp.detach() : b.logp_old;
+        LossTerms t = grpo_loss(lp.logp, old, ref, b.advantages, b.mask, c.loss, norm, lp.entropy);
         t.loss.backward();
         sums[0] += t.kl_sum;
         sums[1] += t.clipped;
         sums[2] += t.tokens;
-        sums[3] += ent.item<double>();
+        sums[3] += (lp.entropy * b.mask).sum().item<double>();
         sums[4] += t.policy_loss;
       }
       if (distributed(ctx)) ctx.world->all_reduce_gradients(ctx.params);
-      grad_norm = train::clip_grad_norm(ctx.params, c.grad_clip);
+      grad_norms.push_back(train::clip_grad_norm(ctx.params, c.grad_clip));
+      if (ctx.lr_at) {
+        st.lr = ctx.lr_at(update);
+        train::set_lr(*ctx.optimizer, st.lr);
+      }
       ctx.optimizer->step();
       ++st.updates;
+      ++update;
+      if (c.sync_ref_model && update % c.ref_model_sync_steps == 0) sync_reference(ctx);
     }
   }
   if (distributed(ctx)) sums = ctx.world->sum(sums);
@@ -152,31 +256,78 @@ void learn(GrpoContext& ctx, const LearnSet& set, const std::vector<Prompt>& pro
   st.clip_fraction = sums[1] / tok;
   st.entropy = sums[3] / tok;
   st.policy_loss = sums[4] / double(std::max<int64_t>(1, st.updates));
-  st.grad_norm = grad_norm;
+  for (double g : grad_norms) {
+    st.grad_norm += g / double(grad_norms.size());
+    st.grad_norm_max = std::max(st.grad_norm_max, g);
+  }
+  st.sampling_logp_difference_mean = sums[6] > 0 ? sums[5] / sums[6] : 0.0;
+  st.sampling_logp_difference_max = difference_max;  // this rank's tokens
+}
+
+// The largest LoRA dropout of the model's projections (0: none).
+double max_lora_dropout(model::Decoder& m) {
+  double p = 0;
+  for (const auto& mod : m.modules(true))
+    if (const auto* proj = mod->as<model::ProjImpl>()) p = std::max(p, proj->lora_dropout);
+  return p;
 }
 
 }  // namespace
 
+int64_t updates_per_step(const GrpoConfig& c, int64_t prompts_per_step) {
+  const int64_t n = prompts_per_step * c.num_generations;
+  const int64_t mini = c.mini_batch_size > 0 ? std::min(c.mini_batch_size, n) : n;
+  return c.num_iterations * ((n + mini - 1) / mini);
+}
+
+void check_dropout_device(const torch::Device& device, double lora_dropout) {
+  if (device.is_cuda() && lora_dropout > 0)
+    throw Error("grpo: LoRA dropout (" + std::to_string(lora_dropout) + ") on CUDA is not supported: its masks "
+                "draw from the CUDA generator, whose state neither the checkpoints nor gradient checkpointing "
+                "keep, so --resume and the backward recomputation would use other masks. Set lora.dropout: 0 "
+                "or model.device: cpu");
+}
+
+void check_grpo_setup(const GrpoContext& ctx) {
+  const GrpoConfig& c = ctx.config;
+  if (c.sync_ref_model) {
+    if (c.loss.beta == 0.0)
+      throw Error("grpo.sync_ref_model needs beta != 0: with beta 0 there is no reference model to refresh");
+    if (!ctx.reference)
+      throw Error("grpo.sync_ref_model needs a separate reference model: with LoRA the reference is the policy "
+                  "with its adapters off, which cannot be mixed (use lora.enabled: false or sync_ref_model: false)");
+    if (c.ref_model_sync_steps < 1) throw Error("grpo.ref_model_sync_steps must be >= 1");
+  }
+  if (ctx.policy) check_dropout_device(ctx.policy->device(), max_lora_dropout(*ctx.policy));
+}
+
 CompletionBatch collate_rollouts(const std::vector<Rollout>& rollouts, const std::vector<Prompt>& prompts,
-                                 const std::vector<size_t>& rows, int pad_id) {
+                                 const std::vector<size_t>& rows, int pad_id, bool mask_truncated) {
   CompletionBatch b;
   const int64_t B = int64_t(rows.size());
   int64_t T = 0, L = 1;
+  bool has_old = true;
   for (size_t r : rows) {
     const Rollout& ro = rollouts[r];
     T = std::max<int64_t>(T, int64_t(prompts[ro.prompt].ids.size() + ro.tokens.size()));
     L = std::max<int64_t>(L, int64_t(ro.tokens.size()));
+    has_old = has_old && ro.logp_old.size() == ro.tokens.size();
   }
   b.completion_columns = L;
   b.ids = torch::full({B, T}, int64_t(pad_id), torch::kLong);
   b.attention = torch::zeros({B, T}, torch::kLong);
   b.mask = torch::zeros({B, L}, torch::kFloat32);
-  b.logp_old = torch::zeros({B, L}, torch::kFloat32);
+  b.logp_sampler = torch::zeros({B, L}, torch::kFloat32);
+  if (has_old) b.logp_old = torch::zeros({B, L}, torch::kFloat32);
   b.advantages = torch::zeros({B}, torch::kFloat32);
   auto ids = b.ids.accessor<int64_t, 2>();
   auto att = b.attention.accessor<int64_t, 2>();
   auto mask = b.mask.accessor<float, 2>();
-  auto old = b.logp_old.accessor<float, 2>();
+  auto sampler = b.logp_sampler.accessor<float, 2>();
+  float* old = has_old ? b.logp_old.data_ptr<float>() : nullptr;  // (B, L) row-major
+  std::vector<int64_t> allow_row, allow_col;
+  std::vector<const TokenSet*> allow_sets;
+  size_t widest = 1;
   for (int64_t i = 0; i < B; ++i) {
     const Rollout& ro = rollouts[rows[size_t(i)]];
     const std::vector<int>& p = prompts[ro.prompt].ids;
@@ -185,32 +336,85 @@ CompletionBatch collate_rollouts(const std::vector<Rollout>& rollouts, const std
     for (size_t j = 0; j < ro.tokens.size(); ++j) ids[i][off + int64_t(p.size() + j)] = ro.tokens[j];
     for (int64_t t = off; t < T; ++t) att[i][t] = 1;
     const int64_t c0 = L - int64_t(ro.tokens.size());  // completion is right-aligned
+    const float keep = mask_truncated && ro.truncated() ? 0.0f : 1.0f;
     for (size_t j = 0; j < ro.tokens.size(); ++j) {
-      mask[i][c0 + int64_t(j)] = 1.0f;
-      old[i][c0 + int64_t(j)] = ro.logp_old.size() > j ? ro.logp_old[j] : 0.0f;
+      mask[i][c0 + int64_t(j)] = keep;
+      sampler[i][c0 + int64_t(j)] = ro.logp_sampler.size() > j ? ro.logp_sampler[j] : 0.0f;
+      if (old) old[i * L + c0 + int64_t(j)] = ro.logp_old[j];
+      if (j < ro.allowed.size() && !(ro.allowed[j].complement && ro.allowed[j].ids.empty())) {
+        allow_row.push_back(i);
+        allow_col.push_back(c0 + int64_t(j));
+        allow_sets.push_back(&ro.allowed[j]);
+        widest = std::max(widest, ro.allowed[j].ids.size());
+      }
     }
     b.advantages[i] = ro.advantage;
+  }
+  if (!allow_sets.empty()) {
+    const int64_t K = int64_t(allow_sets.size());
+    b.allow_row = torch::tensor(allow_row, torch::kLong);
+    b.allow_col = torch::tensor(allow_col, torch::kLong);
+    b.allow_ids = torch::full({K, int64_t(widest)}, int64_t(-1), torch::kLong);
+    b.allow_complement = torch::zeros({K}, torch::kBool);
+    auto a = b.allow_ids.accessor<int64_t, 2>();
+    for (int64_t k = 0; k < K; ++k) {
+      const TokenSet& set = *allow_sets[size_t(k)];
+      for (size_t m = 0; m < set.ids.size(); ++m) a[k][int64_t(m)] = set.ids[m];
+      b.allow_complement[k] = set.complement;
+    }
   }
   return b;
 }
 
-torch::Tensor completion_logprobs(model::Decoder& model, const CompletionBatch& b, float temperature,
-                                  torch::Tensor* entropy_sum) {
+CompletionLogProbs logprobs_from_logits(const torch::Tensor& pred, const CompletionBatch& b) {
+  const torch::Device dev = pred.device();
+  const int64_t T = b.ids.size(1), L = b.completion_columns;
+  torch::Tensor logp_all = torch::log_softmax(pred, -1);                    // (B, L, V)
+  torch::Tensor target = b.ids.narrow(1, T - L, L).to(dev).unsqueeze(-1);  // (B, L, 1)
+  torch::Tensor logp = logp_all.gather(-1, target).squeeze(-1);            // (B, L)
+  CompletionLogProbs out;
+  out.free = logp.detach().cpu();
+  torch::Tensor entropy;
+  {
+    torch::NoGradGuard no_grad;
+    entropy = -(logp_all.exp() * logp_all).sum(-1);  // (B, L)
+  }
+  if (b.allow_row.defined()) {
+    // At the K constrained positions: log Z = log of the allowed tokens' mass, from the
+    // listed ids (list) or 1 - the listed ids' mass (complement); logp -= log Z.
+    const torch::Tensor rows = b.allow_row.to(dev), cols = b.allow_col.to(dev);
+    const torch::Tensor ids = b.allow_ids.to(dev), listed = ids >= 0, comp = b.allow_complement.to(dev);
+    const float inf = std::numeric_limits<float>::infinity();
+    torch::Tensor at = logp_all.index({rows, cols});                                 // (K, V)
+    torch::Tensor vals = at.gather(1, ids.clamp_min(0)).masked_fill(~listed, -inf);  // (K, M)
+    torch::Tensor lse = torch::logsumexp(vals, 1);                                   // (K)
+    // Each branch sees finite inputs only, so no inf * 0 reaches the gradient.
+    torch::Tensor log_z = torch::where(comp, torch::log1p(-torch::exp(lse.masked_fill(~comp, -inf))),
+                                       lse.masked_fill(comp, 0.0));
+    logp = logp.index_put({rows, cols}, logp.index({rows, cols}) - log_z);
+    torch::NoGradGuard no_grad;
+    // Entropy of the renormalised distribution q = p / Z: list: -sum q log q over the
+    // listed ids; complement: -(sum_all p log p - sum_listed p log p) / Z + log Z.
+    torch::Tensor lq = vals - lse.unsqueeze(1);
+    torch::Tensor h_list = -torch::where(listed, lq.exp() * lq, torch::zeros_like(lq)).sum(1);
+    torch::Tensor plogp = torch::where(listed, vals.exp() * vals, torch::zeros_like(vals)).sum(1);
+    torch::Tensor z = torch::exp(log_z);
+    torch::Tensor h_comp = -((-entropy.index({rows, cols})) - plogp) / z + log_z;
+    entropy = entropy.index_put({rows, cols}, torch::where(comp, h_comp, h_list));
+  }
+  out.logp = logp.cpu();
+  out.entropy = entropy.cpu();
+  return out;
+}
+
+CompletionLogProbs completion_logprobs(model::Decoder& model, const CompletionBatch& b, float temperature) {
   const torch::Device dev = model.device();
   torch::Tensor logits = model.forward(b.ids.to(dev), b.attention.to(dev));  // (B, T, V) fp32
   const int64_t T = b.ids.size(1), L = b.completion_columns;
   // Column t predicts token t+1: the last L tokens are predicted by columns T-1-L .. T-2.
   torch::Tensor pred = logits.narrow(1, T - 1 - L, L);  // (B, L, V)
   if (temperature > 0) pred = pred / temperature;
-  torch::Tensor logp_all = torch::log_softmax(pred, -1);                        // (B, L, V)
-  torch::Tensor target = b.ids.narrow(1, T - L, L).to(dev).unsqueeze(-1);      // (B, L, 1)
-  torch::Tensor logp = logp_all.gather(-1, target).squeeze(-1);                // (B, L)
-  if (entropy_sum) {
-    torch::NoGradGuard no_grad;
-    torch::Tensor ent = -(logp_all.exp() * logp_all).sum(-1);  // (B, L)
-    *entropy_sum = (ent * b.mask.to(dev)).sum().cpu();
-  }
-  return logp.cpu();
+  return logprobs_from_logits(pred, b);
 }
 
 StepStats grpo_step(GrpoContext& ctx, const std::function<std::vector<Prompt>(int64_t)>& next_prompts,
@@ -218,6 +422,9 @@ StepStats grpo_step(GrpoContext& ctx, const std::function<std::vector<Prompt>(in
   const GrpoConfig& c = ctx.config;
   const int64_t G = c.num_generations;
   const size_t K = ctx.scorer.names.size();
+  check_grpo_setup(ctx);
+  // normalize_then_sum needs the weights; a scorer without them weighs its components 1.
+  const std::vector<double> weights = ctx.scorer.weights.empty() ? std::vector<double>(K, 1.0) : ctx.scorer.weights;
   StepStats st;
   LearnSet set;
   std::vector<double> all_rewards;
@@ -241,34 +448,36 @@ StepStats grpo_step(GrpoContext& ctx, const std::function<std::vector<Prompt>(in
     }
     ++st.sampling_rounds;
 
-    // The round's table, one row per rollout of every rank: reward, length, components.
-    // Summed across ranks (each fills its own rows), every rank sees the whole round.
-    const size_t cols = 2 + K, rows = n * size_t(G);
+    // The round's table, one row per rollout of every rank: reward, length, tokens the
+    // loss sees (0 for a masked truncated completion), components. Summed across ranks
+    // (each fills its own rows; NaN + 0 stays NaN), every rank sees the whole round.
+    const size_t cols = 3 + K, rows = n * size_t(G);
     std::vector<double> table(rows * cols, 0.0);
     for (size_t i = 0; i < rs.size(); ++i) {
       double* row = &table[(lo * size_t(G) + i) * cols];
       row[0] = rs[i].reward;
       row[1] = double(rs[i].tokens.size());
-      for (size_t k = 0; k < K && k < rs[i].components.size(); ++k) row[2 + k] = rs[i].components[k];
+      row[2] = c.mask_truncated_completions && rs[i].truncated() ? 0.0 : row[1];
+      for (size_t k = 0; k < K && k < rs[i].components.size(); ++k) row[3 + k] = rs[i].components[k];
     }
     if (distributed(ctx)) table = ctx.world->sum(std::move(table));
 
-    std::vector<double> round_rewards(rows);
-    for (size_t i = 0; i < rows; ++i) round_rewards[i] = table[i * cols];
-    torch::Tensor rewards = torch::tensor(round_rewards, torch::kFloat64);
-    torch::Tensor adv = group_advantages(rewards, G, c.scale_rewards);
+    torch::Tensor t = torch::tensor(table, torch::kFloat64).reshape({int64_t(rows), int64_t(cols)});
+    torch::Tensor rewards = t.select(1, 0);
+    torch::Tensor adv = compute_advantages(rewards, t.narrow(1, 3, int64_t(K)), weights, t.select(1, 2), G,
+                                           c.advantages);
     torch::Tensor flat = zero_variance_groups(rewards, G);
     st.groups += flat.size(0);
     zero_groups += flat.sum().item<int64_t>();
     for (size_t i = 0; i < rows; ++i) {
       const double* row = &table[i * cols];
       all_rewards.push_back(row[0]);
-      all_components.emplace_back(row + 2, row + cols);
+      all_components.emplace_back(row + 3, row + cols);
       st.completion_tokens += int64_t(row[1]);
       if (c.dynamic_sampling && flat[int64_t(i) / G].item<bool>()) continue;
       const bool mine = i >= lo * size_t(G) && i < hi * size_t(G);
       set.local.push_back(mine ? int64_t(set.rollouts.size()) : -1);
-      set.lengths.push_back(int64_t(row[1]));
+      set.lengths.push_back(int64_t(row[2]));
       if (mine) {
         Rollout& r = rs[i - lo * size_t(G)];
         r.advantage = adv[int64_t(i)].item<float>();
@@ -281,18 +490,25 @@ StepStats grpo_step(GrpoContext& ctx, const std::function<std::vector<Prompt>(in
   }
   if (distributed(ctx)) st.prompt_tokens = int64_t(ctx.world->sum(double(st.prompt_tokens)));
   // Reward statistics over everything sampled (what the policy does), not only the kept groups.
-  torch::Tensor r = torch::tensor(all_rewards, torch::kFloat64);
-  st.reward_mean = r.mean().item<double>();
+  // NaN (not applicable) values are left out, as TRL's nanmean.
+  auto nan_free = [](const torch::Tensor& v) { return v.masked_select(v.isnan().logical_not()); };
+  torch::Tensor r = nan_free(torch::tensor(all_rewards, torch::kFloat64));
+  st.reward_mean = r.numel() ? r.mean().item<double>() : 0.0;
   st.reward_std = r.numel() > 1 ? r.std().item<double>() : 0.0;
   st.component_means.assign(K, 0.0);
-  for (const auto& comp : all_components)
-    for (size_t k = 0; k < K; ++k) st.component_means[k] += comp[k] / double(all_components.size());
+  for (size_t k = 0; k < K; ++k) {
+    std::vector<double> col;
+    for (const auto& comp : all_components) col.push_back(comp[k]);
+    torch::Tensor v = nan_free(torch::tensor(col, torch::kFloat64));
+    st.component_means[k] = v.numel() ? v.mean().item<double>() : 0.0;
+  }
   st.zero_variance_fraction = st.groups ? double(zero_groups) / double(st.groups) : 0.0;
   st.completion_length = double(st.completion_tokens) / double(std::max<size_t>(1, all_rewards.size()));
   st.groups_used = kept_groups;
 
   auto t0 = Clock::now();
   if (!set.lengths.empty()) learn(ctx, set, st.prompts, seed, st);
+  else if (ctx.lr_at) st.lr = ctx.lr_at(ctx.first_update);  // logged even when nothing is learned
   st.learning_s = seconds_since(t0);
   st.rollouts = std::move(set.rollouts);
   return st;

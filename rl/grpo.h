@@ -11,6 +11,7 @@
 
 #include "core/generate/generate.h"
 #include "core/model/decoder.h"
+#include "rl/advantages.h"
 #include "rl/loss.h"
 
 namespace rexdrug::dist { class World; }
@@ -25,20 +26,36 @@ struct Prompt {
   std::vector<std::string> drugs;  // the sentence's drug names (constrained rollouts)
 };
 
+// The tokens a constrained decoder allowed at one completion position: `ids`, or every
+// id but `ids` when `complement` (the default, empty complement = unconstrained).
+struct TokenSet {
+  std::vector<int> ids;
+  bool complement = true;
+};
+
 struct Rollout {
-  size_t prompt = 0;             // index into the step's prompt list
-  std::vector<int> tokens;       // completion ids
-  std::vector<float> logp_old;   // sampling-time log-probs (temperature-scaled)
-  std::string text;              // detokenised completion
+  size_t prompt = 0;               // index into the step's prompt list
+  std::vector<int> tokens;         // completion ids
+  std::vector<float> logp_sampler; // sampling-time log-probs (temperature-scaled, unconstrained)
+  // Old log-probs for the ratio when the step makes more than one update: a training-mode
+  // forward before the first one. Empty: on-policy, the ratio's old term is the detached
+  // learning forward itself (rho = 1 exactly).
+  std::vector<float> logp_old;
+  std::vector<TokenSet> allowed;   // per position, constrained rollouts only (else empty)
+  std::string text;                // detokenised completion
   double reward = 0;
   std::vector<double> components;
   float advantage = 0;
   std::string finish_reason;
+  bool truncated() const { return finish_reason == "length"; }
 };
 
 // Scores one completion: total and per-component values (names fixed per run).
+// A component may return NaN for a sample it does not apply to: with `weights` given the
+// total is then the weighted NaN-sum of the components (NaN when all are), as TRL.
 struct Scorer {
   std::vector<std::string> names;
+  std::vector<double> weights;  // empty: use the scorer's own total
   std::function<std::pair<double, std::vector<double>>(const Rollout&, const Prompt&)> score;
 };
 
@@ -49,7 +66,8 @@ struct GrpoConfig {
   int64_t top_k = 0;
   int64_t max_completion_length = 2048;
   std::vector<int> stop_token_ids;  // besides the model's eos ids
-  bool scale_rewards = true;        // false: no std scaling (Dr. GRPO)
+  AdvantageConfig advantages;       // estimator, scale_rewards, multi_objective_aggregation
+  bool mask_truncated_completions = false;  // completions cut by the length limit: no loss
   int64_t num_iterations = 1;
   int64_t mini_batch_size = 0;      // rollouts per optimizer update; 0 = all of the step
   int64_t micro_batch_size = 0;     // rollouts per forward/backward; 0 = the mini-batch
@@ -57,7 +75,18 @@ struct GrpoConfig {
   int64_t max_sampling_rounds = 3;
   double grad_clip = 1.0;
   LossConfig loss;
+  // Reference refresh (TR-DPO style, TRL's SyncRefModelCallback): every sync steps
+  // optimizer updates ref = alpha * policy + (1 - alpha) * ref. Needs a separate reference
+  // (full fine-tuning with beta != 0).
+  bool sync_ref_model = false;
+  double ref_model_mixup_alpha = 0.6;
+  int64_t ref_model_sync_steps = 512;
 };
+
+// Optimizer updates one step makes when every group is kept: num_iterations x
+// ceil(prompts_per_step x num_generations / mini_batch_size). The lr schedule counts
+// updates (as TRL's scheduler does): update u of step s has index s x this + u.
+int64_t updates_per_step(const GrpoConfig& config, int64_t prompts_per_step);
 
 // The pieces one step works with. `reference` is used when beta != 0: nullptr with LoRA
 // means the policy with its adapters disabled.
@@ -77,17 +106,35 @@ struct GrpoContext {
   dist::World* world = nullptr;
   // Optional answer constraint (the one extraction decodes with): given a request's
   // prompts and completions per prompt, generate()'s allowed_tokens hook for it. Empty:
-  // free sampling. Built by the trainer from serve/constrained.h.
+  // free sampling. Built by the trainer from core/generate/constrained.h.
   using AllowedTokens = decltype(generate::GenerateRequest::allowed_tokens);
   std::function<AllowedTokens(const std::vector<Prompt>&, int64_t samples_per_prompt)> constraint;
+  // The lr of global optimizer update u (nullptr: the optimizer's lr is left alone), and
+  // the index of this step's first update (set by the run loop: step x updates_per_step).
+  // Also counts the reference refreshes.
+  std::function<double(int64_t update)> lr_at;
+  int64_t first_update = 0;
 };
+
+// Throws a clear Error for setups this trainer cannot run faithfully: on CUDA with LoRA
+// dropout (the masks draw from the CUDA generator, whose state neither checkpoints nor
+// gradient checkpointing keep: resume and recomputation would use other masks), and
+// sync_ref_model without a separate reference model.
+void check_grpo_setup(const GrpoContext& ctx);
+// The CUDA part of it: device and the largest LoRA dropout of the policy.
+void check_dropout_device(const torch::Device& device, double lora_dropout);
 
 struct StepStats {
   double reward_mean = 0, reward_std = 0;
   std::vector<double> component_means;
   double zero_variance_fraction = 0;  // of the sampled groups (before dynamic sampling)
   int64_t groups = 0, groups_used = 0, sampling_rounds = 0;
-  double kl = 0, clip_fraction = 0, entropy = 0, policy_loss = 0, grad_norm = 0;
+  double kl = 0, clip_fraction = 0, entropy = 0, policy_loss = 0;
+  double grad_norm = 0, grad_norm_max = 0;  // mean and max over the step's updates
+  double lr = 0;                            // of the last update
+  // |sampler log-prob - learning forward's| over the step's tokens (first pass): how far
+  // the KV-cache eval-mode sampler is from the training forward (dropout, autocast).
+  double sampling_logp_difference_mean = 0, sampling_logp_difference_max = 0;
   double completion_length = 0;
   int64_t updates = 0;
   int64_t prompt_tokens = 0, completion_tokens = 0;
@@ -98,19 +145,31 @@ struct StepStats {
 
 // Per-token log-probs of the completions under logits / temperature: each row is
 // left-padded [pad][prompt][completion], so the completions are right-aligned in the
-// last L = max completion length columns. Returns logp (B, L) and mask (B, L), and the
-// mean token entropy over the mask in *entropy when given.
+// last L = max completion length columns (mask: 1 on completion tokens).
+// Constrained positions (from Rollout::allowed) are renormalised over the allowed tokens:
+// log p(t) - log sum_{allowed} p, the distribution the token was drawn from.
 struct CompletionBatch {
   torch::Tensor ids, attention;  // (B, T) int64
-  torch::Tensor mask;            // (B, L) float: 1 on completion tokens
-  torch::Tensor logp_old;        // (B, L) float
+  torch::Tensor mask;            // (B, L) float: 1 on completion tokens (0: truncated, masked)
+  torch::Tensor logp_old;        // (B, L) float, or undefined (on-policy)
+  torch::Tensor logp_sampler;    // (B, L) float
   torch::Tensor advantages;      // (B)
   int64_t completion_columns = 0;
+  // Constrained positions: (K) rows and columns, (K, M) ids padded with -1, (K) bool.
+  torch::Tensor allow_row, allow_col, allow_ids, allow_complement;
 };
 CompletionBatch collate_rollouts(const std::vector<Rollout>& rollouts, const std::vector<Prompt>& prompts,
-                                 const std::vector<size_t>& rows, int pad_id);
-torch::Tensor completion_logprobs(model::Decoder& model, const CompletionBatch& batch, float temperature,
-                                  torch::Tensor* entropy_sum = nullptr);
+                                 const std::vector<size_t>& rows, int pad_id, bool mask_truncated = false);
+
+struct CompletionLogProbs {
+  torch::Tensor logp;     // (B, L), differentiable, renormalised at constrained positions
+  torch::Tensor free;     // (B, L) detached, without the renormalisation (what the sampler reports)
+  torch::Tensor entropy;  // (B, L) detached, of the (renormalised) distribution
+};
+CompletionLogProbs completion_logprobs(model::Decoder& model, const CompletionBatch& batch, float temperature);
+// The part after the forward, on the logits / temperature of the completion positions
+// (B, L, V); exposed for tests.
+CompletionLogProbs logprobs_from_logits(const torch::Tensor& scaled_logits, const CompletionBatch& batch);
 
 // Samples, scores and learns once. `next_prompts(n)` returns the next n prompts of the
 // data stream (called again for dynamic sampling). `seed` makes sampling reproducible.

@@ -1,5 +1,5 @@
-// The GRPO objective: group-relative advantages and the clipped, KL-regularised
-// per-token surrogate with its three aggregations. See docs/grpo.md.
+// The GRPO objective: the clipped, KL-regularised per-token surrogate with TRL's loss
+// types and GSPO's sequence-level ratio (advantages: rl/advantages.h). See docs/grpo.md.
 #pragma once
 #include <torch/torch.h>
 
@@ -8,31 +8,42 @@
 
 namespace rexdrug::rl {
 
-// grpo: mean over each sequence's tokens, then over sequences; bnpo: mean over all
-// tokens; dr_grpo: sum over tokens / (sequences x max_completion_length).
-enum class Aggregation { grpo, bnpo, dr_grpo };
-Aggregation parse_aggregation(const std::string& name);  // Error on other names
+// How the per-token losses of an optimizer update are averaged (TRL's loss_type):
+//   grpo:    mean over each sequence's tokens, then over the update's sequences
+//   bnpo:    mean over the tokens of each micro-batch, averaged over the micro-batches
+//   dr_grpo: sum over tokens / (sequences x max_completion_length)
+//   dapo:    sum over tokens / tokens of the whole update (all micro-batches and ranks)
+enum class LossType { grpo, bnpo, dr_grpo, dapo };
+LossType parse_loss_type(const std::string& name);  // Error on other names
+// The earlier key `loss_aggregation`: grpo | bnpo | dr_grpo, where its "bnpo" meant the
+// whole update's token mean, i.e. loss_type dapo.
+LossType parse_loss_aggregation(const std::string& name);
+const char* name_of(LossType t);
 
-// rewards (N) hold N / group_size consecutive groups. A = (r - mean_g) / (std_g + eps)
-// with the unbiased std (as TRL); scale_std=false gives r - mean_g (Dr. GRPO).
-// Groups whose rewards are all equal get A = 0 either way.
-torch::Tensor group_advantages(const torch::Tensor& rewards, int64_t group_size, bool scale_std,
-                               double eps = 1e-4);
-// (N / group_size) bool: groups whose rewards are all equal (no learning signal).
-torch::Tensor zero_variance_groups(const torch::Tensor& rewards, int64_t group_size);
+// token: one ratio per token; sequence: GSPO's exp(mean over the sequence's tokens of
+// (new - old)), the same for every token of the sequence.
+enum class ImportanceLevel { token, sequence };
+ImportanceLevel parse_importance_level(const std::string& name);
+const char* name_of(ImportanceLevel l);
 
 struct LossConfig {
   double eps_low = 0.2, eps_high = 0.2;
+  double delta = 0;    // > 0: the unclipped ratio is capped at delta (two-sided clip); 0 = off
   double beta = 0.04;  // 0: no KL term (logp_ref may be undefined)
-  Aggregation aggregation = Aggregation::grpo;
+  LossType loss_type = LossType::grpo;
+  ImportanceLevel importance_level = ImportanceLevel::token;
+  // < 1: the surrogate only on tokens whose entropy is at or above this quantile's
+  // complement within the micro-batch (1 - q quantile: the top q fraction); 1 = all.
+  double top_entropy_quantile = 1.0;
   int64_t max_completion_length = 2048;  // dr_grpo's constant denominator
 };
 
 // Denominators of the aggregation over the whole mini-batch (one optimizer update), so
 // that micro-batches whose losses are summed give exactly the mini-batch loss.
 struct LossNorm {
-  int64_t sequences = 0;  // rows in the mini-batch
-  int64_t tokens = 0;     // completion tokens in the mini-batch
+  int64_t sequences = 0;      // rows in the mini-batch
+  int64_t tokens = 0;         // completion tokens in the mini-batch
+  int64_t micro_batches = 1;  // bnpo: micro-batches in the mini-batch (all ranks)
 };
 
 struct LossTerms {
@@ -43,15 +54,23 @@ struct LossTerms {
   double tokens = 0;       // completion tokens in this micro-batch
 };
 
-// logp_new, logp_old, logp_ref, mask: (B, L); advantages: (B). Per token:
-//   rho = exp(new - old); l = -min(rho A, clip(rho, 1-eps_low, 1+eps_high) A)
+// logp_new, logp_old, logp_ref, mask: (B, L); advantages: (B); entropy (B, L), needed
+// when top_entropy_quantile < 1. Per token (rho per sequence with importance level
+// sequence):
+//   rho = exp(new - old); l = -min(min(rho, delta) A, clip(rho, 1-eps_low, 1+eps_high) A) e
 //       + beta (exp(ref - new) - (ref - new) - 1)
+// with e the high-entropy mask (1 when off), aggregated by loss_type.
 LossTerms grpo_loss(const torch::Tensor& logp_new, const torch::Tensor& logp_old,
                     const torch::Tensor& logp_ref, const torch::Tensor& advantages,
-                    const torch::Tensor& mask, const LossConfig& config, const LossNorm& norm);
+                    const torch::Tensor& mask, const LossConfig& config, const LossNorm& norm,
+                    const torch::Tensor& entropy = {});
 
 // The aggregation alone (used by grpo_loss; exposed for tests). token_values, mask: (B, L).
 torch::Tensor aggregate(const torch::Tensor& token_values, const torch::Tensor& mask,
-                        Aggregation aggregation, const LossNorm& norm, int64_t max_completion_length);
+                        LossType loss_type, const LossNorm& norm, int64_t max_completion_length);
+
+// (B, L) float: 1 on masked tokens whose entropy is >= the (1 - quantile) quantile of
+// the masked entropies (linear interpolation, as torch.quantile and TRL).
+torch::Tensor high_entropy_mask(const torch::Tensor& entropy, const torch::Tensor& mask, double quantile);
 
 }  // namespace rexdrug::rl

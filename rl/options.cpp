@@ -16,33 +16,17 @@ GrpoOptions parse_grpo_options(const Config& root) {
   o.seed = root.get<uint64_t>("seed", 0);
   o.run_dir = train::expand_path(root.require<std::string>("run_dir"), "run_dir");
 
-  Config m = root.child("model");
-  const train::ModelBlock mb = train::read_model_block(m);
-  m.check_unknown_keys();
-  o.model_path = mb.path;
-  o.model_config = mb.config;
-  o.dtype = mb.dtype;
-  o.device = mb.device;
-  o.autocast = mb.autocast;
-
+  o.model = train::read_model_block(root);
   Config t = optional_block(root, "tokenizer");
-  const train::TokenizerBlock tb = train::read_tokenizer_block(t, o.model_path);
+  o.tokenizer = train::read_tokenizer_block(t, o.model.path);
   t.check_unknown_keys();
-  o.tokenizer_path = tb.path;
-  o.chat_template = tb.chat_template;
-
-  Config l = optional_block(root, "lora");
-  const train::LoraBlock lb = train::read_lora_block(l, true, o.model_path);
-  l.check_unknown_keys();
-  o.lora = lb.enabled;
-  o.lora_config = lb.config;
+  o.lora = train::read_lora_block(root, true, o.model.path);
 
   Config d = root.child("data");
-  o.train_path = path_key(d, "train");
-  if (o.train_path.empty()) throw d.error("train", "missing required key");
-  o.eval_path = path_key(d, "eval");
-  o.max_prompt_length = at_least(d, "max_prompt_length", 1024, 1);
-  o.truncation = d.choice("truncation", "drop", {"drop", "left"});
+  o.data.train = train::required_path(d, "train");
+  o.data.eval = path_key(d, "eval");
+  o.data.max_prompt_length = at_least(d, "max_prompt_length", 1024, 1);
+  o.data.truncation = d.choice("truncation", "drop", {"drop", "left"});
   d.check_unknown_keys();
 
   Config r = root.child("reward");
@@ -75,9 +59,33 @@ GrpoOptions parse_grpo_options(const Config& root) {
   const double eps = in_range(g, "epsilon", 0.2, 0.0, 10.0);
   c.loss.eps_low = in_range(g, "epsilon_low", eps, 0.0, 1.0);
   c.loss.eps_high = in_range(g, "epsilon_high", eps, 0.0, 10.0);
-  c.loss.aggregation = parse_aggregation(g.choice("loss_aggregation", "grpo", {"grpo", "bnpo", "dr_grpo"}));
+  // Objective knobs under TRL's names (docs/grpo.md, "Objectives"); loss_aggregation is
+  // the earlier key (its bnpo = loss_type dapo).
+  if (g.has("loss_type") && g.has("loss_aggregation"))
+    throw g.error("loss_aggregation", "give loss_type or its older alias loss_aggregation, not both");
+  c.loss.loss_type = g.has("loss_aggregation")
+                         ? parse_loss_aggregation(g.choice("loss_aggregation", "grpo", {"grpo", "bnpo", "dr_grpo"}))
+                         : parse_loss_type(g.choice("loss_type", "grpo", {"grpo", "bnpo", "dr_grpo", "dapo"}));
+  c.loss.importance_level =
+      parse_importance_level(g.choice("importance_sampling_level", "token", {"token", "sequence"}));
+  c.loss.delta = in_range(g, "delta", 0.0, 0.0, 1e6);
+  if (c.loss.delta > 0 && c.loss.delta <= 1.0 + c.loss.eps_high)
+    throw g.error("delta", "must be > 1 + epsilon_high (" + std::to_string(1.0 + c.loss.eps_high) + "), or 0 = off");
+  c.loss.top_entropy_quantile = in_range(g, "top_entropy_quantile", 1.0, 0.0, 1.0);
   c.loss.max_completion_length = c.max_completion_length;
-  c.scale_rewards = g.get<bool>("scale_rewards", true);
+  c.mask_truncated_completions = g.get<bool>("mask_truncated_completions", false);
+  c.advantages.scale_rewards = parse_scale_rewards(
+      g.choice("scale_rewards", "group", {"group", "batch", "none", "true", "false"}));
+  c.advantages.multi_objective = parse_multi_objective(
+      g.choice("multi_objective_aggregation", "sum_then_normalize", {"sum_then_normalize", "normalize_then_sum"}));
+  c.advantages.estimator =
+      parse_advantage_estimator(g.choice("advantage_estimator", "grpo", {"grpo", "rloo", "reinforce_pp"}));
+  if (c.advantages.estimator != AdvantageEstimator::grpo &&
+      c.advantages.multi_objective == MultiObjective::normalize_then_sum)
+    throw g.error("multi_objective_aggregation", "normalize_then_sum works with advantage_estimator grpo only");
+  c.sync_ref_model = g.get<bool>("sync_ref_model", false);
+  c.ref_model_mixup_alpha = in_range(g, "ref_model_mixup_alpha", 0.6, 0.0, 1.0);
+  c.ref_model_sync_steps = at_least(g, "ref_model_sync_steps", 512, 1);
   c.num_iterations = at_least(g, "num_iterations", 1);
   c.mini_batch_size = at_least(g, "mini_batch_size", 0, 0);
   c.micro_batch_size = at_least(g, "micro_batch_size", 0, 0);
@@ -89,49 +97,23 @@ GrpoOptions parse_grpo_options(const Config& root) {
   g.check_unknown_keys();
 
   Config tr = root.child("train");
-  const train::TrainBlock trb = train::read_train_block(tr, 1e-6);
+  o.train = train::read_train_block(tr, 1e-6);
   tr.check_unknown_keys();
-  o.epochs = trb.epochs;
-  o.max_steps = trb.max_steps;
-  o.stop_after_steps = trb.stop_after_steps;
-  o.max_minutes = trb.max_minutes;
-  o.adamw = trb.adamw;
-  o.warmup = trb.warmup;
-  o.warmup_from_zero = trb.warmup_from_zero;
-  o.min_lr_ratio = trb.min_lr_ratio;
-  o.gradient_checkpointing = trb.gradient_checkpointing;
-  o.threads = trb.threads;
-  c.grad_clip = trb.grad_clip;
+  c.grad_clip = o.train.grad_clip;
 
+  o.log = train::read_log_block(root, true);
+  o.checkpoint = train::read_checkpoint_block(root);
   Config e = optional_block(root, "eval");
-  o.eval_every = at_least(e, "every", 0, 0);
-  o.eval_max_prompts = at_least(e, "max_prompts", 64, 1);
-  o.eval_max_new_tokens = at_least(e, "max_new_tokens", 0, 0);
+  o.eval.every = at_least(e, "every", 0, 0);
+  o.eval.max_prompts = at_least(e, "max_prompts", 64, 1);
+  o.eval.max_new_tokens = at_least(e, "max_new_tokens", 0, 0);
   e.check_unknown_keys();
-
-  Config lg = optional_block(root, "log");
-  o.log_every = at_least(lg, "every", 1);
-  o.samples_every = at_least(lg, "samples_every", 10, 0);
-  o.samples_per_step = at_least(lg, "samples_per_step", 4, 1);
-  lg.check_unknown_keys();
-
-  Config ck = optional_block(root, "checkpoint");
-  const train::CheckpointBlock cb = train::read_checkpoint_block(ck);
-  ck.check_unknown_keys();
-  o.save_every = cb.every;
-  o.keep = cb.keep;
-
   root.check_unknown_keys();
   return o;
 }
 
 nlohmann::json options_json(const GrpoOptions& o) {
   const GrpoConfig& c = o.grpo;
-  const char* aggregation[] = {"grpo", "bnpo", "dr_grpo"};
-  nlohmann::json train = train::optimizer_json(o.adamw, o.warmup, o.warmup_from_zero, o.min_lr_ratio, c.grad_clip);
-  train.update({{"epochs", o.epochs}, {"max_steps", o.max_steps}, {"stop_after_steps", o.stop_after_steps},
-                {"max_minutes", o.max_minutes}, {"gradient_checkpointing", o.gradient_checkpointing},
-                {"threads", o.threads}});
   const reward::RewardFunction fn = reward::RewardFunction::from_yaml(o.reward, o.reward_where);
   nlohmann::json components = nlohmann::json::array();
   for (size_t i = 0; i < fn.names().size(); ++i)
@@ -141,28 +123,33 @@ nlohmann::json options_json(const GrpoOptions& o) {
   auto dec = [](float v) { return std::stod(std::to_string(v)); };
   return {{"seed", o.seed},
           {"run_dir", o.run_dir},
-          {"model", {{"path", o.model_path}, {"config", o.model_config}, {"dtype", o.dtype}, {"device", o.device},
-                     {"autocast", o.autocast}}},
-          {"tokenizer", {{"path", o.tokenizer_path}, {"template", o.chat_template}}},
-          {"lora", train::lora_json(o.lora, o.lora_config)},
-          {"data", {{"train", o.train_path}, {"eval", o.eval_path}, {"max_prompt_length", o.max_prompt_length},
-                    {"truncation", o.truncation}}},
+          {"model", train::model_json(o.model)},
+          {"tokenizer", train::tokenizer_json(o.tokenizer)},
+          {"lora", train::lora_json(o.lora)},
+          {"data", {{"train", o.data.train}, {"eval", o.data.eval}, {"max_prompt_length", o.data.max_prompt_length},
+                    {"truncation", o.data.truncation}}},
           {"reward", {{"from", o.reward_where}, {"task", task_name(fn.task())}, {"components", components}}},
           {"grpo", {{"num_generations", c.num_generations}, {"temperature", dec(c.temperature)}, {"top_p", dec(c.top_p)},
                     {"top_k", c.top_k}, {"max_completion_length", c.max_completion_length},
                     {"prompts_per_step", o.prompts_per_step}, {"beta", c.loss.beta},
                     {"epsilon_low", c.loss.eps_low}, {"epsilon_high", c.loss.eps_high},
-                    {"loss_aggregation", aggregation[int(c.loss.aggregation)]},
-                    {"scale_rewards", c.scale_rewards}, {"num_iterations", c.num_iterations},
+                    {"loss_type", name_of(c.loss.loss_type)},
+                    {"importance_sampling_level", name_of(c.loss.importance_level)}, {"delta", c.loss.delta},
+                    {"top_entropy_quantile", c.loss.top_entropy_quantile},
+                    {"mask_truncated_completions", c.mask_truncated_completions},
+                    {"scale_rewards", name_of(c.advantages.scale_rewards)},
+                    {"multi_objective_aggregation", name_of(c.advantages.multi_objective)},
+                    {"advantage_estimator", name_of(c.advantages.estimator)},
+                    {"sync_ref_model", c.sync_ref_model}, {"ref_model_mixup_alpha", c.ref_model_mixup_alpha},
+                    {"ref_model_sync_steps", c.ref_model_sync_steps}, {"num_iterations", c.num_iterations},
                     {"mini_batch_size", c.mini_batch_size}, {"micro_batch_size", c.micro_batch_size},
                     {"dynamic_sampling", c.dynamic_sampling}, {"max_sampling_rounds", c.max_sampling_rounds},
                     {"constrained", o.constrained}, {"think_tokens", o.think_tokens}, {"max_items", o.max_items}}},
-          {"train", train},
-          {"eval", {{"every", o.eval_every}, {"max_prompts", o.eval_max_prompts},
-                    {"max_new_tokens", o.eval_max_new_tokens}}},
-          {"log", {{"every", o.log_every}, {"samples_every", o.samples_every},
-                   {"samples_per_step", o.samples_per_step}}},
-          {"checkpoint", {{"every", o.save_every}, {"keep", o.keep}}}};
+          {"train", train::train_json(o.train)},
+          {"eval", {{"every", o.eval.every}, {"max_prompts", o.eval.max_prompts},
+                    {"max_new_tokens", o.eval.max_new_tokens}}},
+          {"log", train::log_json(o.log, true)},
+          {"checkpoint", train::checkpoint_json(o.checkpoint)}};
 }
 
 }  // namespace rexdrug::rl

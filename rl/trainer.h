@@ -1,7 +1,7 @@
-// The GRPO run: reads the config, loads the policy (LoRA by default) and the
-// prompts, then loops grpo_step with the learning-rate schedule, writing
-// metrics.jsonl, samples.jsonl, periodic held-out rewards and resumable
-// checkpoints in the SFT run-folder layout (core/train/run.h).
+// The GRPO run: reads the config, loads the policy (LoRA by default) and the prompts,
+// and hands the run loop (core/train/loop.h: logs, samples.jsonl, resume, checkpoints,
+// stop rules) its step (grpo_step with the learning-rate schedule), its held-out
+// evaluation and its saved state (the prompt stream's position).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,23 +10,18 @@
 #include "core/config/config.h"
 #include "core/data/message.h"
 #include "core/tokenizer/chat_template.h"
-#include "core/train/run.h"
+#include "core/train/loop.h"
 #include "rl/grpo.h"
 
 namespace rexdrug::rl {
 
-struct GrpoFlags {
-  bool resume = false;
-  bool progress = true;
-  train::RankInfo rank;
-};
+using GrpoFlags = train::RunFlags;  // resume, progress, rank
 
-struct GrpoResult {
-  int64_t step = 0, total_steps = 0;
-  bool finished = false;
+// The loop's result (step, total_steps, finished, checkpoint) and the GRPO run's own.
+struct GrpoResult : train::LoopResult {
   double first_reward = 0, last_reward = 0;  // mean training reward of the first / last step
-  double eval_reward = -1;                   // held-out mean reward at the last evaluation
-  std::string checkpoint;
+  double eval_reward = train::kNoEval;       // held-out mean reward at the last evaluation
+  bool lora = false;  // the checkpoint is a LoRA adapter over the starting model
 };
 
 // What happens to a prompt longer than max_prompt_length tokens: dropped, or cut from

@@ -9,6 +9,9 @@ Writes, for the logs given:
   grpo_reward.png  GRPO mean reward and each reward component (reward_<name>) per step
   grpo_kl.png      GRPO KL to the reference policy (mean k3 per token)
   grpo_length.png  GRPO mean completion length in tokens
+  grpo_heldout.png held-out reward and F1 over GRPO steps (the trainer's eval lines, written
+                   every eval.every steps on the fixed held-out set, greedy decoding) next to
+                   the noisy per-step training reward; only when the log has eval lines
 Exit code 3 (and one line on stderr) when matplotlib is missing, so the caller can skip plots.
 """
 import argparse
@@ -36,6 +39,15 @@ def series(rows, key):
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
+def finish_axes(ax, xlabel, ylabel, title, legend=True):
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend()
+
+
 def plot_loss(plt, logs, out):
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, rows in logs:
@@ -45,11 +57,7 @@ def plot_loss(plt, logs, out):
         x, y = series(rows, "eval_loss")
         if x:
             ax.plot(x, y, "o--", label=f"{name} held-out loss")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title("Pretraining and SFT loss")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    finish_axes(ax, "optimizer step", "cross-entropy (nats/token)", "Pretraining and SFT loss")
     fig.tight_layout()
     fig.savefig(os.path.join(out, "loss.png"), dpi=110)
     plt.close(fig)
@@ -66,14 +74,38 @@ def plot_keys(plt, rows, keys, ylabel, title, path):
     if not drawn:
         plt.close(fig)
         return
-    ax.set_xlabel("GRPO step")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    finish_axes(ax, "GRPO step", ylabel, title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_heldout(plt, rows, path):
+    """Held-out reward and F1 (eval_* lines) beside the per-step training reward."""
+    ex, ey = series(rows, "eval_reward")
+    if not ex:
+        return False
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    tx, ty = series(rows, "reward_mean")
+    if tx:
+        left.plot(tx, ty, color="0.6", lw=1, label="training reward (sampled rollouts, per step)")
+    n = next((r["eval_prompts"] for r in rows if "eval_reward" in r and "eval_prompts" in r), None)
+    fixed_set = f"fixed set of {n} prompts" if n else "fixed set"
+    left.plot(ex, ey, "o-", label=f"held-out reward (greedy, {fixed_set})")
+    finish_axes(left, "GRPO step", "reward", "Reward: training vs held-out")
+    # DrugComb logs f1_{pos,any}_{exact,partial} of the original scorer, DDI13 micro/macro F1.
+    f1_keys = [k for k in ("eval_f1_pos_exact", "eval_f1_any_exact", "eval_f1_pos_partial",
+                           "eval_f1_any_partial", "eval_micro_f1", "eval_macro_f1")
+               if any(k in r for r in rows)]
+    for key in f1_keys:
+        x, y = series(rows, key)
+        right.plot(x, [100 * v for v in y], "o-", label=key[len("eval_"):])
+    finish_axes(right, "GRPO step", "F1 (%)", "Held-out F1 (DrugComb original / DDI13 standard scorer)",
+                legend=bool(f1_keys))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def main():
@@ -107,6 +139,7 @@ def main():
                   os.path.join(args.out, "grpo_kl.png"))
         plot_keys(plt, rows, [("completion_length", "mean completion length")], "tokens",
                   "GRPO completion length", os.path.join(args.out, "grpo_length.png"))
+        plot_heldout(plt, rows, os.path.join(args.out, "grpo_heldout.png"))
     for name in sorted(os.listdir(args.out)):
         if name.endswith(".png"):
             print(os.path.join(args.out, name))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a pipeline config (a paper config, or an ablation of configs/paper/ablations/) once
 # per seed, each in its own run folder <run_dir>-seed<N>, then prints the paper's table:
-# mean ± std over the seeds of every test F1, after SFT and after GRPO, for both scorers.
+# each seed's test F1 and their mean ± std, after SFT and after GRPO, for both scorers.
 #   scripts/seeds.sh configs/paper/llama3.1-8b-drugcomb.yaml [--set key=value ...]
 #   scripts/seeds.sh configs/paper/ablations/llama3.1-8b-drugcomb-no_think.yaml
 #   SEEDS="42 123" scripts/seeds.sh configs/demo.yaml
@@ -13,26 +13,35 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Mean and sample standard deviation (n - 1; 0 for one seed) per model, scorer and F1
-# setting, in %, from <run>/09-eval_sft/eval.json and <run>/11-eval_grpo/eval.json.
+# Each seed's F1 per model, scorer and setting, then their mean and sample standard
+# deviation (n - 1; 0 for one seed), in %, from <run>/09-eval_sft/eval.json and
+# <run>/11-eval_grpo/eval.json.
 aggregate() {
   /usr/bin/python3 - "$@" <<'EOF'
 import json, os, statistics, sys
 runs = sys.argv[1:]
 order = ["f1_pos_exact", "f1_any_exact", "f1_pos_partial", "f1_any_partial", "micro_f1", "macro_f1"]
 values = {}  # (model, scorer) -> metric -> [value per seed]
+per_run = []  # (run, model, scorer, scores): each seed's own numbers
 for run in runs:
     for model, folder in (("after SFT", "09-eval_sft"), ("after GRPO", "11-eval_grpo")):
         path = os.path.join(run, folder, "eval.json")
         if not os.path.exists(path):
             continue
         for scorer, scores in json.load(open(path))["scorers"].items():
+            per_run.append((run, model, scorer, scores))
             for key in order:
                 if key in scores:
                     values.setdefault((model, scorer), {}).setdefault(key, []).append(100.0 * scores[key])
 if not values:
     sys.exit("seeds.sh: no eval.json under " + " ".join(runs))
 metrics = [k for k in order if any(k in m for m in values.values())]
+print(f"\n## Test F1 per seed (%)\n")
+print("| run | model | scorer | " + " | ".join(metrics) + " |")
+print("|---|---|---|" + "---:|" * len(metrics))
+for run, model, scorer, scores in per_run:
+    cells = [f"{100.0 * scores[k]:.2f}" if k in scores else "-" for k in metrics]
+    print(f"| {os.path.basename(os.path.normpath(run))} | {model} | {scorer} | " + " | ".join(cells) + " |")
 print(f"\n## Test F1 over {len(runs)} seeds (%, mean ± sample std)\n")
 print("| model | scorer | " + " | ".join(metrics) + " | seeds |")
 print("|---|---|" + "---:|" * len(metrics) + "---:|")

@@ -10,6 +10,8 @@ if [ "${1:-}" = "--sanitize" ]; then
   # detect_leaks=0: LibTorch, its thread pools and ICU keep process-lifetime allocations
   # that LeakSanitizer reports in every binary; leaks are not what this run checks.
   # Any ASan or UBSan report ends the test binary with an error, so the test fails.
+  # Test cases tagged [sentencepiece] are left out there (tests/CMakeLists.txt): the
+  # library cannot be loaded next to LibTorch under ASan (docs/security.md).
   scripts/sanitize_build.sh
   if [ -n "${REXDRUG_DATA_DIR:-}" ] && [ -z "${REXDRUG_TOKENIZERS:-}" ]; then
     export REXDRUG_TOKENIZERS="$REXDRUG_DATA_DIR/../tokenizers"

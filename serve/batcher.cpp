@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <map>
-#include <sstream>
 
 #include "core/util/log.h"
 
@@ -46,73 +45,90 @@ void Batcher::submit(std::shared_ptr<Job> job) {
   cv_.notify_all();
 }
 
-namespace {
-
-// Requests can share a generate call only when every sampling setting matches.
-std::string params_key(const generate::SamplingParams& p) {
-  std::ostringstream k;
-  k << p.max_new_tokens << '|' << p.temperature << '|' << p.top_k << '|' << p.top_p << '|'
-    << p.num_samples << '|' << p.seed << '|' << p.stop_at_eos;
-  for (int id : p.stop_token_ids) k << '|' << id;
-  for (const std::string& s : p.stop_strings) k << '\x1f' << s.size() << ':' << s;
-  return k.str();
-}
-
-}  // namespace
-
 void Batcher::loop() {
   for (;;) {
-    std::vector<std::shared_ptr<Job>> taken;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
       if (stop_ && queue_.empty()) return;
-      // The window: more requests may arrive while the first one waits a little.
+      // The window: more requests may arrive while the first one waits a little, and
+      // start together (one prefill for all of them).
       auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.window_ms);
       cv_.wait_until(lock, until, [&] {
         return stop_ || static_cast<int>(queue_.size()) >= options_.max_batch;
       });
-      while (!queue_.empty() && static_cast<int>(taken.size()) < options_.max_batch) {
-        taken.push_back(queue_.front());
-        queue_.pop_front();
-      }
     }
-    std::map<std::string, std::vector<std::shared_ptr<Job>>> groups;
-    for (auto& job : taken) {
-      if (job->cancelled) { job->error = "cancelled"; job->finish(); continue; }
-      groups[params_key(job->params)].push_back(job);
-    }
-    for (auto& [key, group] : groups) run_group(group);
+    run_call();
   }
 }
 
-void Batcher::run_group(std::vector<std::shared_ptr<Job>>& group) {
+void Batcher::run_call() {
+  struct Row {
+    std::shared_ptr<Job> job;
+    int64_t sample;
+  };
+  std::vector<Row> rows;  // completion index -> its job and sample
+  std::map<Job*, int64_t> left;  // samples still running per job
+  int64_t slots = options_.max_batch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!queue_.empty()) slots = std::max<int64_t>(slots, queue_.front()->params.num_samples);
+  }
   generate::GenerateRequest req;
-  req.params = group.front()->params;
-  const int64_t n = req.params.num_samples;
-  for (auto& job : group) req.prompts.push_back(job->prompt);
-  std::vector<int> stop = engine_.stop_ids();
+  req.slots = slots;
+  // Called between decoding steps whenever rows are free: the queue's head requests
+  // that fit, in order (a cancelled one is answered and skipped).
+  req.more = [&](int64_t free) {
+    std::vector<generate::Submission> out;
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (!queue_.empty()) {
+      std::shared_ptr<Job> job = queue_.front();
+      if (job->cancelled) {
+        queue_.pop_front();
+        job->error = "cancelled";
+        job->finish();
+        continue;
+      }
+      const int64_t n = job->params.num_samples;
+      if (n > free) break;  // waits for rows (or, when n > slots, for the next call)
+      queue_.pop_front();
+      free -= n;
+      job->completions.assign(size_t(n), {});
+      left[job.get()] = n;
+      for (int64_t s = 0; s < n; ++s) rows.push_back({job, s});
+      out.push_back({job->prompt, job->params});
+    }
+    return out;
+  };
   req.on_step = [&](const std::vector<generate::StepToken>& steps) {
     for (const auto& s : steps) {
-      Job& job = *group[s.completion / n];
-      if (job.on_token) job.on_token(static_cast<int64_t>(s.completion % n), s.token, s.finished);
+      const Row& r = rows[s.completion];
+      if (r.job->on_token) r.job->on_token(r.sample, s.token, s.finished);
     }
   };
   req.allowed_tokens = [&](size_t c, const std::vector<int>& tokens) -> std::vector<int> {
-    Job& job = *group[c / n];
-    if (job.cancelled) return stop;  // the client is gone: end this sequence now
-    if (job.allowed) return job.allowed(static_cast<int64_t>(c % n), tokens);
-    return {};
+    const Row& r = rows[c];
+    return r.job->allowed ? r.job->allowed(r.sample, tokens) : std::vector<int>{};
+  };
+  req.cancelled = [&](size_t c) { return rows[c].job->cancelled.load(); };
+  req.on_finish = [&](size_t c, const generate::Completion& done) {
+    const Row& r = rows[c];
+    r.job->completions[size_t(r.sample)] = done;
+    if (--left[r.job.get()] == 0) {
+      left.erase(r.job.get());
+      r.job->finish();
+    }
   };
   try {
-    generate::GenerateResult res = engine_.run(req);
+    engine_.run(req);
     ++batches_;
-    for (auto& c : res.completions) group[c.prompt]->completions.push_back(c);
   } catch (const std::exception& e) {
     log::error(std::string("generate failed: ") + e.what());
-    for (auto& job : group) job->error = e.what();
+    for (auto& [job, n] : left) {
+      job->error = e.what();
+      job->finish();
+    }
   }
-  for (auto& job : group) job->finish();
 }
 
 }  // namespace rexdrug::serve

@@ -1,7 +1,9 @@
-// Windowed batching across clients: a worker thread waits for a first request, collects
-// whatever else arrives within a few milliseconds, and runs requests with the same
-// sampling settings in one generate() call. Tokens go back to each request as they come
-// (streaming); a cancelled request (client gone) is ended at its next step.
+// Continuous batching across clients: a worker thread waits for a first request, collects
+// whatever else arrives within a few milliseconds, and starts one generate() call with
+// max_batch rows. Requests that arrive while it runs join at the next decoding step as
+// rows free up (each with its own sampling settings), so a short request never waits for
+// a long one to end. Tokens go back to each request as they come (streaming); a cancelled
+// request (client gone) ends at its next step and frees its row.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -42,7 +44,7 @@ struct Job {
 
 struct BatcherOptions {
   int window_ms = 5;   // how long to collect requests after the first one
-  int max_batch = 16;  // prompts per generate call
+  int max_batch = 16;  // rows decoding at once (a request with n choices takes n)
 };
 
 class Batcher {
@@ -50,11 +52,11 @@ class Batcher {
   Batcher(Engine& engine, BatcherOptions options);
   ~Batcher();
   void submit(std::shared_ptr<Job> job);
-  long batches_run() const { return batches_; }
+  long batches_run() const { return batches_; }  // generate() calls
 
  private:
   void loop();
-  void run_group(std::vector<std::shared_ptr<Job>>& group);
+  void run_call();  // one generate() call, fed from the queue until it runs dry
 
   Engine& engine_;
   BatcherOptions options_;

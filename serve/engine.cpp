@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "core/model/lora.h"
-#include "core/model/precision.h"
+#include "core/model/runtime.h"
 #include "core/util/error.h"
 #include "core/util/log.h"
 
@@ -19,15 +19,8 @@ Engine::Engine(const EngineOptions& o) {
   model_->set_autocast(model::resolve_autocast(o.compute, device));
   model_->eval();
   tokenizer_ = load_tokenizer(o.model_dir);
-  if (!o.chat_template.empty())
-    template_ = std::make_unique<ChatTemplate>(ChatTemplate::by_name(o.chat_template));
-  else if (tokenizer_->kind() == "sentencepiece")
-    template_ = std::make_unique<ChatTemplate>(ChatTemplate::by_name("plain"));
-  else
-    template_ = std::make_unique<ChatTemplate>(ChatTemplate::from_config(o.model_dir));
-  const SpecialTokens& sp = tokenizer_->special();
-  for (int id : {sp.end_of_turn, sp.eos})
-    if (id >= 0) stop_ids_.push_back(id);
+  template_ = std::make_unique<ChatTemplate>(model::choose_chat_template(o.chat_template, *tokenizer_, o.model_dir));
+  stop_ids_ = model::end_of_reply_ids(*tokenizer_);
   name_ = std::filesystem::path(o.model_dir).lexically_normal().filename().string();
   if (name_.empty()) name_ = std::filesystem::path(o.model_dir).parent_path().filename().string();
   log::info("loaded " + o.model_dir + " (" + tokenizer_->kind() + " tokenizer, template " +
@@ -40,6 +33,14 @@ std::vector<int> Engine::prompt_ids(const Conversation& chat) const {
 
 generate::GenerateResult Engine::run(generate::GenerateRequest request) {
   for (int id : stop_ids_) request.params.stop_token_ids.push_back(id);
+  if (request.more) {  // prompts handed in while the call runs get the same stop ids
+    request.more = [this, more = std::move(request.more)](int64_t free) {
+      std::vector<generate::Submission> subs = more(free);
+      for (auto& s : subs)
+        for (int id : stop_ids_) s.params.stop_token_ids.push_back(id);
+      return subs;
+    };
+  }
   if (!request.detokenize)
     request.detokenize = [this](const std::vector<int>& ids) { return tokenizer_->decode(ids, true); };
   std::lock_guard<std::mutex> lock(mutex_);
@@ -67,8 +68,8 @@ std::string context_length_error(int64_t prompt_tokens, int64_t max_tokens, int6
          " in the completion). Please reduce the length of the messages or completion.";
 }
 
-const TokenTrie& Engine::token_trie() {
-  std::call_once(trie_once_, [this] { trie_ = std::make_unique<TokenTrie>(token_texts(*tokenizer_)); });
+const generate::TokenTrie& Engine::token_trie() {
+  std::call_once(trie_once_, [this] { trie_ = std::make_unique<generate::TokenTrie>(generate::token_texts(*tokenizer_)); });
   return *trie_;
 }
 

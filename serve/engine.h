@@ -12,7 +12,7 @@
 #include "core/model/decoder.h"
 #include "core/tokenizer/chat_template.h"
 #include "core/tokenizer/tokenizer.h"
-#include "serve/constrained.h"
+#include "core/generate/constrained.h"
 
 namespace rexdrug::serve {
 
@@ -21,8 +21,8 @@ struct EngineOptions {
   std::string adapter_dir;  // optional PEFT adapter, merged into the weights
   std::string dtype = "float32";
   std::string device = "cpu";
-  std::string compute = "auto";  // "auto" | "bf16" | "fp32" (see resolve_autocast)
-  std::string chat_template;     // "" = plain for SentencePiece, else tokenizer_config.json
+  std::string compute = "auto";  // "auto" | "bf16" | "fp32" (core/model/runtime.h)
+  std::string chat_template;     // "" or "auto": model::choose_chat_template
 };
 
 class Engine {
@@ -34,16 +34,17 @@ class Engine {
   const std::string& name() const { return name_; }  // the model folder's base name
   // Prompt ids for a conversation, ending with the assistant generation prompt.
   std::vector<int> prompt_ids(const Conversation& chat) const;
-  // Ids that end an assistant reply (end of turn, eos).
+  // Ids that end an assistant reply (model::end_of_reply_ids).
   const std::vector<int>& stop_ids() const { return stop_ids_; }
-  // One generate call (serialised); stop ids and the detokenizer are filled in.
+  // One generate call (serialised); stop ids (also of `more`'s prompts) and the
+  // detokenizer are filled in.
   generate::GenerateResult run(generate::GenerateRequest request);
   // Completion text without special tokens (the stop id dropped).
   std::string completion_text(const generate::Completion& c) const;
   // The model's positions (config.json max_position_embeddings): prompt + completion must fit.
   int64_t max_positions() const;
   // The vocabulary's token texts as a prefix tree (for constrained decoding), built once.
-  const TokenTrie& token_trie();
+  const generate::TokenTrie& token_trie();
 
  private:
   std::shared_ptr<model::Decoder> model_;
@@ -53,7 +54,7 @@ class Engine {
   std::string name_;
   std::mutex mutex_;
   std::once_flag trie_once_;
-  std::unique_ptr<TokenTrie> trie_;
+  std::unique_ptr<generate::TokenTrie> trie_;
 };
 
 // vLLM's rule (the KV cache holds prompt + max_tokens): "" when they fit in `positions`,

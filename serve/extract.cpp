@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <set>
@@ -89,11 +90,12 @@ json relations_json(const std::vector<Relation>& relations) {
 
 BatchConstraint::BatchConstraint(Engine& engine, const std::vector<const Example*>& batch, Task task,
                                  const std::vector<std::string>& lexicon,
-                                 const ConstraintOptions& options) {
+                                 const generate::ConstraintOptions& options) {
   for (const Example* ex : batch) {
-    AnswerGrammar grammar(relation_labels(task), drug_candidates(*ex, lexicon), options.max_items);
-    items_.push_back(std::make_unique<AnswerConstraint>(engine.tokenizer(), engine.token_trie(),
-                                                        engine.stop_ids(), grammar, options));
+    generate::AnswerGrammar grammar(relation_labels(task), generate::drug_candidates(*ex, lexicon),
+                                    options.max_items);
+    items_.push_back(std::make_unique<generate::AnswerConstraint>(engine.tokenizer(), engine.token_trie(),
+                                                                  engine.stop_ids(), grammar, options));
   }
 }
 
@@ -169,51 +171,45 @@ ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
   if (summary.skipped) log::info("resume: " + std::to_string(summary.skipped) + " documents already in " + o.output);
   JsonlAppender out(o.output, /*truncate=*/!o.resume);  // drops a cut last line first
 
-  // Similar lengths together: less left padding per batch.
-  std::vector<size_t> order(pending.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return prompts[a].size() < prompts[b].size(); });
-
+  // One generate call, batch_size rows: a document that ends frees its row for the next
+  // one (continuous batching) and its line is written at once (resume works per line).
+  generate::GenerateRequest req;
+  req.params = o.params;
+  req.params.num_samples = 1;
+  req.slots = o.batch_size;
+  req.prompts = std::move(prompts);
+  // Grammar state per document, made when it starts and dropped when it ends.
+  std::map<size_t, std::unique_ptr<BatchConstraint>> constraints;
+  if (o.constrained)
+    req.allowed_tokens = [&](size_t c, const std::vector<int>& t) {
+      auto& item = constraints[c];
+      if (!item) item = std::make_unique<BatchConstraint>(engine, std::vector<const Example*>{pending[c]}, o.task,
+                                                          lexicon, o.constraint);
+      return (*item)(0, t);
+    };
   Progress progress("extract", static_cast<long>(pending.size()), "docs");
   auto start = std::chrono::steady_clock::now();
-  for (size_t b = 0; b < order.size(); b += o.batch_size) {
-    std::vector<const Example*> batch;
-    generate::GenerateRequest req;
-    req.params = o.params;
-    req.params.num_samples = 1;
-    for (size_t i = b; i < std::min(order.size(), b + o.batch_size); ++i) {
-      batch.push_back(pending[order[i]]);
-      req.prompts.push_back(prompts[order[i]]);
-    }
-    std::unique_ptr<BatchConstraint> constraint;
-    if (o.constrained) {
-      constraint = std::make_unique<BatchConstraint>(engine, batch, o.task, lexicon, o.constraint);
-      req.allowed_tokens = [&](size_t c, const std::vector<int>& t) { return (*constraint)(c, t); };
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    generate::GenerateResult res = engine.run(req);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (const generate::Completion& c : res.completions) {
-      const Example& ex = *batch[c.prompt];
-      std::string text = engine.completion_text(c);
-      ParsedCompletion parsed = parse_completion(text, o.task);
-      out.write({{"id", ex.id},
-                 {"completion", text},
-                 {"parsed_relations", relations_json(parsed.answer.relations)},
-                 {"status", to_string(parsed.status)},
-                 {"finish_reason", c.finish_reason},
-                 {"prompt_tokens", req.prompts[c.prompt].size()},
-                 {"completion_tokens", c.tokens.size()},
-                 {"batch_seconds", secs}});
-      ++summary.written;
-    }
-    summary.generated_tokens += res.generated_tokens;
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto since_start = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  req.on_finish = [&](size_t c, const generate::Completion& comp) {
+    constraints.erase(c);
+    const Example& ex = *pending[c];
+    std::string text = engine.completion_text(comp);
+    ParsedCompletion parsed = parse_completion(text, o.task);
+    out.write({{"id", ex.id},
+               {"completion", text},
+               {"parsed_relations", relations_json(parsed.answer.relations)},
+               {"status", to_string(parsed.status)},
+               {"finish_reason", comp.finish_reason},
+               {"prompt_tokens", req.prompts[c].size()},
+               {"completion_tokens", comp.tokens.size()},
+               {"elapsed_seconds", since_start()}});
+    ++summary.written;
+    summary.generated_tokens += static_cast<long>(comp.tokens.size());
     char extra[64];
-    std::snprintf(extra, sizeof extra, "%.1f tok/s", summary.generated_tokens / std::max(elapsed, 1e-9));
-    progress.advance(static_cast<long>(batch.size()), extra);
-  }
+    std::snprintf(extra, sizeof extra, "%.1f tok/s", summary.generated_tokens / std::max(since_start(), 1e-9));
+    progress.advance(1, extra);
+  };
+  if (!req.prompts.empty()) engine.run(req);
   progress.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;

@@ -12,7 +12,7 @@
 #include "core/data/example.h"
 #include "core/data/prompt.h"
 #include "core/generate/generate.h"
-#include "serve/constrained.h"
+#include "core/generate/constrained.h"
 #include "serve/engine.h"
 
 namespace rexdrug::serve {
@@ -30,7 +30,7 @@ struct ExtractOptions {
   int batch_size = 8;
   generate::SamplingParams params;  // stop ids are added by the engine
   bool constrained = false;
-  ConstraintOptions constraint;
+  generate::ConstraintOptions constraint;
   std::string lexicon;  // drug lexicon for sentences without mentions ("" = none)
   long limit = 0;       // > 0: only the first N documents of the input
   PromptOptions prompt;  // must match the options the model was trained with
@@ -60,11 +60,11 @@ void read_extract_config(const Config& config, ExtractOptions& options);
 class BatchConstraint {
  public:
   BatchConstraint(Engine& engine, const std::vector<const Example*>& batch, Task task,
-                  const std::vector<std::string>& lexicon, const ConstraintOptions& options);
+                  const std::vector<std::string>& lexicon, const generate::ConstraintOptions& options);
   std::vector<int> operator()(size_t completion, const std::vector<int>& tokens);
 
  private:
-  std::vector<std::unique_ptr<AnswerConstraint>> items_;
+  std::vector<std::unique_ptr<generate::AnswerConstraint>> items_;
 };
 
 // The parsed relations of a completion as [{"type", "ent_set"}] (what eval reads).

@@ -582,9 +582,10 @@ struct Server::Impl {
     p.max_new_tokens = int_field(body, "max_tokens", 1, o.max_tokens_limit, o.extract_max_new_tokens);
     auto job = make_job(engine.prompt_ids(build_prompt(ex, o.prompt)), p, has_field(body, "max_tokens"));
     if (o.constrained) {
-      AnswerGrammar grammar(relation_labels(o.task), drug_candidates(ex, lexicon), o.constraint.max_items);
-      auto c = std::make_shared<AnswerConstraint>(engine.tokenizer(), engine.token_trie(),
-                                                  engine.stop_ids(), grammar, o.constraint);
+      generate::AnswerGrammar grammar(relation_labels(o.task), generate::drug_candidates(ex, lexicon),
+                                      o.constraint.max_items);
+      auto c = std::make_shared<generate::AnswerConstraint>(engine.tokenizer(), engine.token_trie(),
+                                                            engine.stop_ids(), grammar, o.constraint);
       job->allowed = [c](int64_t, const std::vector<int>& tokens) { return c->allowed(tokens); };
     }
     submit(job);

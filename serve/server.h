@@ -11,7 +11,7 @@
 #include "core/data/example.h"
 #include "serve/batcher.h"
 #include "serve/connection.h"
-#include "serve/constrained.h"
+#include "core/generate/constrained.h"
 #include "core/data/prompt.h"
 #include "serve/engine.h"
 
@@ -39,7 +39,7 @@ struct ServerOptions {
   int extract_max_new_tokens = 1024;
   Task task = Task::drugcomb;
   bool constrained = false;  // /v1/extract answers under the grammar
-  ConstraintOptions constraint;
+  generate::ConstraintOptions constraint;
   std::string lexicon;  // for constrained extract
   PromptOptions prompt;  // /v1/extract: the prompt options the model was trained with
   BatcherOptions batching;

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "core/model/decoder.h"
-#include "core/train/optim.h"
+#include "core/train/model_setup.h"
 
 namespace rexdrug::sft {
 
@@ -12,16 +12,10 @@ BenchResult bench_train_step(const model::ModelConfig& config, const BenchOption
   auto model = model::create_decoder(config, o.seed);
   model->set_autocast(o.autocast);
   model->train();
-  train::NamedParams named;
-  std::vector<torch::Tensor> params;
-  for (const auto& p : model->named_parameters(true)) {
-    named.emplace_back(p.key(), p.value());
-    params.push_back(p.value());
-  }
   train::AdamWConfig adamw;
   adamw.lr = 1e-4;
   adamw.weight_decay = 0.1;
-  auto optimizer = train::make_adamw(named, adamw);
+  const train::Trainable t = train::make_trainable(*model, false, adamw);  // every parameter
   torch::manual_seed(int64_t(o.seed));
   torch::Tensor ids = torch::randint(config.vocab_size, {o.batch, o.seq_len}, torch::kLong);  // (B, T)
 
@@ -29,14 +23,14 @@ BenchResult bench_train_step(const model::ModelConfig& config, const BenchOption
   std::chrono::steady_clock::time_point start;
   for (int64_t i = 0; i < o.warmup + o.steps; ++i) {
     if (i == o.warmup) start = std::chrono::steady_clock::now();
-    optimizer->zero_grad();
+    t.optimizer->zero_grad();
     torch::Tensor logits = model->forward(ids);  // (B, T, V) fp32
     torch::Tensor loss = torch::nn::functional::cross_entropy(
         logits.narrow(1, 0, o.seq_len - 1).reshape({-1, config.vocab_size}),
         ids.narrow(1, 1, o.seq_len - 1).reshape({-1}));
     loss.backward();
-    train::clip_grad_norm(params, 1.0);
-    optimizer->step();
+    train::clip_grad_norm(t.params, 1.0);
+    t.optimizer->step();
     r.final_loss = loss.item<double>();
   }
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

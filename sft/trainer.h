@@ -1,33 +1,33 @@
 // The SFT / pretraining loop: loads (or creates) the model and data, trains with
 // AdamW + warm-up/cosine + clipping and gradient accumulation, evaluates held-out
-// loss, logs metrics.jsonl and writes resumable checkpoints (see core/train/run.h).
+// loss and greedy answers; the run itself (logs, resume, checkpoints, stop rules) is
+// core/train/loop.h, given this step, this evaluation and this saved state.
 #pragma once
 #include <cstdint>
-#include <limits>
 #include <string>
 
 #include "core/config/config.h"
-#include "core/train/run.h"
+#include "core/train/loop.h"
 #include "sft/dataset.h"
 #include "sft/options.h"
 
 namespace rexdrug::sft {
 
-struct RunFlags {
-  bool resume = false;         // continue from the newest checkpoint of run_dir
+// The switches of `rexdrug sft` / `pretrain`: resume, progress, rank (core/train/loop.h),
+// and --merge-lora.
+struct RunFlags : train::RunFlags {
   std::string merge_lora_out;  // after training, write base + merged adapter here
-  bool progress = true;        // progress bar on stderr
-  train::RankInfo rank;
 };
 
-struct TrainResult {
-  int64_t step = 0;         // optimizer steps done (including resumed ones)
-  int64_t total_steps = 0;  // length of the schedule
-  bool finished = false;    // false when stopped early (stop_after_steps / max_minutes)
-  double last_loss = std::numeric_limits<double>::quiet_NaN();
-  double eval_loss = std::numeric_limits<double>::quiet_NaN();  // at the last evaluation
-  std::string checkpoint;   // the last checkpoint written
+// The loop's result (step, total_steps, finished, checkpoint) and the SFT run's own.
+struct TrainResult : train::LoopResult {
+  double last_loss = train::kNoEval;
+  double eval_loss = train::kNoEval;  // at the last evaluation
   DataStats train_data, eval_data;
+  // What a later stage needs to use the checkpoint (the pipeline's merge): the weight
+  // dtype, the tokenizer folder, and whether the checkpoint is a LoRA adapter.
+  std::string dtype, tokenizer;
+  bool lora = false;
 };
 
 // Runs `rexdrug sft` (mode sft) or `rexdrug pretrain` (mode pretrain) from a config.

@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "core/util/python_literal.h"
+#include "core/data/python_literal.h"
 #include "core/util/text.h"
 
 namespace rexdrug {

@@ -39,9 +39,34 @@ struct StepToken {
   bool finished;
 };
 
+struct Completion;
+
+// A prompt with its own settings, handed to a running generate() call (see
+// GenerateRequest::more): one call can mix requests with different settings (the server).
+// params.first_stream keys its sampling streams.
+struct Submission {
+  std::vector<int> prompt;
+  SamplingParams params;
+};
+
 struct GenerateRequest {
   std::vector<std::vector<int>> prompts;  // token ids, any lengths (>= 1)
   SamplingParams params;
+  // Continuous batching: at most this many sequences decode at once (0 = all of them, one
+  // static batch). When a sequence ends, the next waiting prompt is prefilled (prefill_chunk
+  // columns per decoding step, so a long prompt does not stall the others) and takes its
+  // row. Each sequence's tokens do not depend on which others share its steps.
+  int64_t slots = 0;
+  // Asked for more work whenever rows are free once `prompts` are all admitted: returns
+  // prompts whose num_samples add up to at most `free_rows` (empty: nothing now). Their
+  // completions are appended to the result in the order given. generate() returns when
+  // nothing is decoding and this gives nothing. Needs slots > 0.
+  std::function<std::vector<Submission>(int64_t free_rows)> more;
+  // Called once per completion as soon as it ends (before the call returns).
+  std::function<void(size_t completion, const Completion&)> on_finish;
+  // Checked before every step for each decoding sequence: true ends it with finish_reason
+  // "cancelled" (no further token) and frees its row.
+  std::function<bool(size_t completion)> cancelled;
   // Token ids -> text; required when params.stop_strings is not empty.
   std::function<std::string(const std::vector<int>&)> detokenize;
   // Called after every decoding step with the new token of each unfinished sequence.
@@ -53,11 +78,12 @@ struct GenerateRequest {
 };
 
 struct Completion {
-  size_t prompt = 0;           // index into GenerateRequest::prompts
+  size_t prompt = 0;           // index into GenerateRequest::prompts (then the submissions of
+                               // `more`, numbered on after the prompts)
   int64_t sample = 0;          // 0 .. num_samples-1
   std::vector<int> tokens;     // generated ids (a stop id, when hit, is the last one)
   std::vector<float> logprobs; // fp32 log-prob of each generated token
-  std::string finish_reason;   // "stop_token", "stop_string" or "length"
+  std::string finish_reason;   // "stop_token", "stop_string", "length" or "cancelled"
   std::string stop_string;     // which stop string matched
 };
 
@@ -66,12 +92,14 @@ struct GenerateResult {
   int64_t prompt_tokens = 0;
   int64_t generated_tokens = 0;
   double prefill_seconds = 0, decode_seconds = 0;
+  int64_t compactions = 0;  // KV-cache compactions (continuous batching; see kv_slots.h)
 };
 
 // Runs in eval mode without gradients (restoring the model's training flag). Prompts are
 // left-padded into one batch; positions and masks ignore the padding, so each completion
-// is what the prompt would give alone. Errors (empty prompt, stop strings without a
-// detokenizer, bad sampling values) are rexdrug::Error.
+// is what the prompt would give alone (and with slots, whatever row it lands in). Errors
+// (empty prompt, stop strings without a detokenizer, bad sampling values, num_samples >
+// slots) are rexdrug::Error. See docs/inference.md ("Continuous batching").
 GenerateResult generate(model::Decoder& model, const GenerateRequest& request);
 
 }  // namespace rexdrug::generate

@@ -10,6 +10,11 @@
 
 namespace rexdrug::model {
 
+const std::vector<std::string>& dtype_names() {
+  static const std::vector<std::string> names = {"float32", "bfloat16", "float16", "fp32", "bf16", "fp16"};
+  return names;
+}
+
 torch::ScalarType parse_dtype(const std::string& name) {
   if (name == "float32" || name == "fp32") return torch::kFloat32;
   if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
@@ -92,16 +97,26 @@ AutocastGuard::~AutocastGuard() {
 
 namespace rexdrug::model {
 
+const std::vector<std::string>& compute_names() {
+  static const std::vector<std::string> names = {"auto", "bf16", "fp32", "true", "false"};
+  return names;
+}
+
+std::string canonical_compute(const std::string& name) {
+  if (name == "auto" || name == "bf16" || name == "fp32") return name;
+  if (name == "true") return "bf16";
+  if (name == "false" || name == "off") return "fp32";
+  throw Error("compute: unknown '" + name + "' (auto, bf16 or fp32)");
+}
+
 bool resolve_autocast(const std::string& mode, const torch::Device& device) {
-  if (mode == "fp32" || mode == "off") return false;
-  if (mode == "auto") return bf16_autocast_worthwhile(device);
-  if (mode == "bf16") {
-    if (bf16_autocast_worthwhile(device)) return true;
-    log::warn("bf16 compute asked for, but this CPU has no AMX-BF16/AVX512-BF16 (bf16 would be "
-              "emulated and slower): computing in fp32");
-    return false;
-  }
-  throw Error("compute: unknown '" + mode + "' (auto, bf16 or fp32)");
+  const std::string m = canonical_compute(mode);
+  if (m == "fp32") return false;
+  if (m == "auto") return bf16_autocast_worthwhile(device);
+  if (bf16_autocast_worthwhile(device)) return true;
+  log::warn("bf16 compute asked for, but this CPU has no AMX-BF16/AVX512-BF16 (bf16 would be "
+            "emulated and slower): computing in fp32");
+  return false;
 }
 
 }  // namespace rexdrug::model

@@ -3,10 +3,14 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 namespace rexdrug::model {
 
-// "float32" | "bfloat16" | "float16" (also "fp32", "bf16", "fp16"); Error otherwise.
+// The weight dtypes every reader accepts, one list: float32, bfloat16, float16 and their
+// short forms fp32, bf16, fp16.
+const std::vector<std::string>& dtype_names();
+// One of dtype_names(); Error otherwise.
 torch::ScalarType parse_dtype(const std::string& name);
 std::string dtype_to_string(torch::ScalarType t);  // HF torch_dtype spelling
 // "cpu" | "cuda" | "cuda:N" | "auto" (cuda when available, else cpu); Error otherwise or when
@@ -40,9 +44,17 @@ class AutocastGuard {
 
 namespace rexdrug::model {
 
+// Compute precision, one vocabulary for training and inference: "auto" | "bf16" | "fp32".
+// Training configs said `autocast: true|false|auto`; those spellings stay accepted with the
+// same meaning ("true" = "bf16", "false" = "fp32"; also "off" = "fp32").
+const std::vector<std::string>& compute_names();  // the canonical three, then the aliases
+// The canonical name of a compute spelling; Error for any other name.
+std::string canonical_compute(const std::string& name);
+
 // The compute mode for a run: "bf16" (autocast), "fp32" (off) or "auto" (bf16 when
-// bf16_autocast_worthwhile). "bf16" on a CPU without fast bf16 logs a warning and falls back
-// to fp32, because emulated bf16 is slower than fp32. Error for other names.
+// bf16_autocast_worthwhile), or an alias of canonical_compute. "bf16" on a CPU without fast
+// bf16 logs a warning and falls back to fp32, because emulated bf16 is slower than fp32.
+// Error for other names. The one place a run's autocast is decided.
 bool resolve_autocast(const std::string& mode, const torch::Device& device);
 
 }  // namespace rexdrug::model

@@ -20,7 +20,7 @@ struct CheckpointSource {
   const model::Decoder* model = nullptr;
   const model::LoraConfig* lora = nullptr;  // non-null: save only the adapter
   std::string tokenizer_path;
-  const torch::optim::Optimizer* optimizer = nullptr;
+  torch::optim::Optimizer* optimizer = nullptr;  // saved, and loaded on resume
 };
 
 // Writes checkpoint `step` (rank 0 only); `state` is trainer_state.json without "step"

@@ -4,17 +4,21 @@
 
 namespace rexdrug::train {
 
-std::shared_ptr<model::Decoder> build_trainable_model(const ModelSource& s, uint64_t seed,
+std::shared_ptr<model::Decoder> load_model(const ModelBlock& b, uint64_t seed) {
+  const torch::ScalarType dtype = model::parse_dtype(b.dtype);
+  const torch::Device device = model::parse_device(b.device);
+  if (!b.path.empty()) return model::load_decoder(b.path, dtype, device);
+  return model::create_decoder(model::load_config(b.config), seed, dtype, device);
+}
+
+std::shared_ptr<model::Decoder> build_trainable_model(const ModelBlock& b, const LoraBlock& lora, uint64_t seed,
                                                       const std::string& resume_dir) {
-  const torch::ScalarType dtype = model::parse_dtype(s.dtype);
-  const torch::Device device = model::parse_device(s.device);
-  std::shared_ptr<model::Decoder> m;
-  if (!resume_dir.empty() && !s.lora) m = model::load_decoder(resume_dir, dtype, device);
-  else if (!s.path.empty()) m = model::load_decoder(s.path, dtype, device);
-  else m = model::create_decoder(model::load_config(s.config), seed, dtype, device);
-  if (s.lora) {
+  if (!resume_dir.empty() && !lora.enabled)
+    return model::load_decoder(resume_dir, model::parse_dtype(b.dtype), model::parse_device(b.device));
+  std::shared_ptr<model::Decoder> m = load_model(b, seed);
+  if (lora.enabled) {
     if (!resume_dir.empty()) model::load_lora(*m, resume_dir);
-    else model::add_lora(*m, s.lora_config, seed + 1);
+    else model::add_lora(*m, lora.config, seed + 1);
   }
   return m;
 }
@@ -26,11 +30,13 @@ NamedParams trainable_parameters(const model::Decoder& m, bool lora) {
   return out;
 }
 
-ChatTemplate pick_chat_template(const std::string& name, const Tokenizer& tokenizer,
-                                const std::string& tokenizer_path) {
-  if (name != "auto") return ChatTemplate::by_name(name);
-  if (tokenizer.kind() == "sentencepiece") return ChatTemplate::by_name("plain");
-  return ChatTemplate::from_config(tokenizer_path);
+Trainable make_trainable(const model::Decoder& m, bool lora, const AdamWConfig& adamw) {
+  const NamedParams named = trainable_parameters(m, lora);
+  Trainable t;
+  for (const auto& np : named)
+    if (np.second.requires_grad()) t.params.push_back(np.second);
+  t.optimizer = make_adamw(named, adamw);
+  return t;
 }
 
 }  // namespace rexdrug::train

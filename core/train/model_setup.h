@@ -8,32 +8,29 @@
 
 #include "core/model/decoder.h"
 #include "core/model/lora.h"
-#include "core/tokenizer/chat_template.h"
+#include "core/train/config_blocks.h"
 #include "core/train/optim.h"
 
 namespace rexdrug::train {
 
-struct ModelSource {
-  std::string path;    // HF checkpoint folder ("" = from scratch)
-  std::string config;  // config.json for a from-scratch model (used when path is "")
-  std::string dtype = "float32";
-  std::string device = "cpu";
-  bool lora = false;
-  model::LoraConfig lora_config;
-};
+// The model a model: block names: its checkpoint folder, or config.json with a random
+// init from `seed`.
+std::shared_ptr<model::Decoder> load_model(const ModelBlock& block, uint64_t seed);
 
 // resume_dir: the checkpoint to resume from ("" = a fresh start). With LoRA the base
-// comes from `path`/`config` and the adapter from resume_dir; without, the whole model
+// comes from the model block and the adapter from resume_dir; without, the whole model
 // from resume_dir. A fresh adapter is initialised from seed + 1.
-std::shared_ptr<model::Decoder> build_trainable_model(const ModelSource& source, uint64_t seed,
+std::shared_ptr<model::Decoder> build_trainable_model(const ModelBlock& block, const LoraBlock& lora, uint64_t seed,
                                                       const std::string& resume_dir);
 
 // What the optimizer updates: the adapters with LoRA, else every parameter.
 NamedParams trainable_parameters(const model::Decoder& model, bool lora);
 
-// The chat template a run renders with: `name` unless "auto"; "auto" is "plain" for a
-// SentencePiece tokenizer, else the template of tokenizer_config.json in tokenizer_path.
-ChatTemplate pick_chat_template(const std::string& name, const Tokenizer& tokenizer,
-                                const std::string& tokenizer_path);
+// The trainable tensors (those that require a gradient) and AdamW over them.
+struct Trainable {
+  std::vector<torch::Tensor> params;
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+};
+Trainable make_trainable(const model::Decoder& model, bool lora, const AdamWConfig& adamw);
 
 }  // namespace rexdrug::train

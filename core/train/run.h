@@ -2,6 +2,7 @@
 //
 //   <run_dir>/config.yaml             the resolved config
 //   <run_dir>/metrics.jsonl           one JSON object per logged step / evaluation
+//   <run_dir>/samples.jsonl           GRPO: sampled completions with their rewards
 //   <run_dir>/checkpoints/step-000100/  model (HF layout) or adapter (PEFT), tokenizer files,
 //                                     trainer_state.json, optimizer.pt, rng.pt
 //
@@ -36,6 +37,7 @@ class RunDir {
   const std::string& path() const { return path_; }
   std::string checkpoints_dir() const { return path_ + "/checkpoints"; }
   std::string metrics_path() const { return path_ + "/metrics.jsonl"; }
+  std::string samples_path() const { return path_ + "/samples.jsonl"; }
 
   // Writes config.yaml (rank 0 only).
   void write_config(const std::string& yaml) const;

@@ -9,7 +9,7 @@
 #include "core/util/error.h"
 #include "core/util/json_input.h"
 #include "core/util/jsonl.h"
-#include "core/util/python_literal.h"
+#include "core/data/python_literal.h"
 #include "tests/test_util.h"
 
 using namespace rexdrug;

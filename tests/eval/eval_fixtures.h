@@ -33,4 +33,19 @@ inline ParsedAnswer answer(std::vector<Relation> relations, int no_comb_items = 
   return a;
 }
 
+// A predicted item as written in a prediction file, and a list of just that item.
+inline nlohmann::json item(const std::string& type, std::vector<std::string> drugs) {
+  return {{"type", type}, {"ent_set", std::move(drugs)}};
+}
+inline nlohmann::json list(const std::string& type, std::vector<std::string> drugs) {
+  return nlohmann::json::array({item(type, std::move(drugs))});
+}
+
+// JSONL text: one compact JSON value per line.
+inline std::string jsonl(const std::vector<nlohmann::json>& lines) {
+  std::string out;
+  for (const auto& j : lines) out += j.dump() + "\n";
+  return out;
+}
+
 }  // namespace rexdrug::test

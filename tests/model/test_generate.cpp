@@ -3,21 +3,12 @@
 
 #include "core/generate/generate.h"
 #include "core/util/error.h"
-#include "tests/model/model_fixtures.h"
+#include "tests/model/generate_fixtures.h"
 
 using namespace rexdrug;
+using test::sharp_model;
 
 namespace {
-
-// A random model with weights large enough that next-token distributions are far from
-// uniform (the 0.02 init gives near ties that make greedy comparisons meaningless).
-std::shared_ptr<model::Decoder> sharp_model(uint64_t seed = 3) {
-  auto m = model::create_decoder(test::tiny_config(), seed);
-  torch::NoGradGuard no_grad;
-  for (auto& [name, t] : m->weights())
-    if (name.find("norm") == std::string::npos) t.mul_(10.0);
-  return m;
-}
 
 double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a - b).abs().max().item<double>();

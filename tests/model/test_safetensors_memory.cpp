@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/io/safetensors.h"
+#include "core/util/sanitizer.h"
 
 using namespace rexdrug::io;
 namespace fs = std::filesystem;
@@ -85,7 +86,10 @@ void measure(const std::string& label, torch::ScalarType stored, torch::ScalarTy
       reset ? " reset before load" : " NOT reset: includes generation", ratio,
       double(peak - rss_before) / double(dest_bytes), secs, gib(dest_bytes) / secs);
   std::fflush(stdout);
-  CHECK(ratio < 1.3);
+  // Not under AddressSanitizer: its shadow memory, redzones and quarantine of freed
+  // blocks add to the resident set by design (1.41-1.56 measured), so the bound would
+  // measure ASan rather than the loader; the values are still checked above.
+  if (!rexdrug::kAddressSanitizer) CHECK(ratio < 1.3);
   fs::remove_all(dir);
 }
 

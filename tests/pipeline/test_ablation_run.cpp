@@ -48,7 +48,7 @@ std::string timing_note(const std::string& out, const std::string& stage) {
 }  // namespace
 
 TEST_CASE("pipeline: an ablation reuses the main run's stages and runs only the changed ones",
-          "[pipeline][corpus]") {
+          "[pipeline][corpus][sentencepiece]") {
   InSourceDir in_src;
   const std::string main = rexdrug::test::scratch_dir("ablation_main");
   const std::string abl = rexdrug::test::scratch_dir("ablation_no_think");

@@ -62,6 +62,9 @@ TEST_CASE("seeds.sh --aggregate: mean ± sample std per model, scorer and settin
   CHECK(out.find("| after GRPO | original | 25.00 ± 0.00 | 25.00 ± 0.00 | 3 |") != std::string::npos);
   CHECK(out.find("| after SFT | rexdrug | 30.00 ± 0.00 | 35.00 ± 0.00 | 1 |") != std::string::npos);
   CHECK(out.find("p_pos_exact") == std::string::npos);  // precision is not in the paper's table
+  // Each seed's own numbers come first (the issue's note lists them).
+  CHECK(out.find("| run-seed1 | after GRPO | rexdrug | 60.00 | 42.00 |") != std::string::npos);
+  CHECK(out.find("| run-seed0 | after SFT | rexdrug | 30.00 | 35.00 |") != std::string::npos);
 
   // DDI13 keys, and a folder without any evaluation is an error.
   const std::string ddi = dir + "/ddi-seed1";

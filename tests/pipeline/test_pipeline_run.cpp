@@ -23,7 +23,7 @@ json read_json(const std::string& path) { return json::parse(rexdrug::read_file(
 
 }  // namespace
 
-TEST_CASE("pipeline: micro run through the CLI, every stage's outputs, then a resumed rerun", "[pipeline][corpus]") {
+TEST_CASE("pipeline: micro run through the CLI, every stage's outputs, then a resumed rerun", "[pipeline][corpus][sentencepiece]") {
   InSourceDir in_src;
   const std::string run = rexdrug::test::scratch_dir("pipeline_micro");
   std::string out, err;
@@ -75,6 +75,10 @@ TEST_CASE("pipeline: micro run through the CLI, every stage's outputs, then a re
                               "## Where the points are lost", "## Timings", "## Data", "## Reasoning traces",
                               "## Training", "## Examples", "## Config (resolved)"})
     CHECK(report.find(section) != std::string::npos);
+  // GRPO - SFT with its bootstrap interval (tests/pipeline/test_report_compare.cpp checks the numbers).
+  CHECK(report.find("### GRPO - SFT") != std::string::npos);
+  CHECK(report.find("| original | F1 pos / exact |") != std::string::npos);
+  CHECK(read_json(run + "/12-report/done.json")["outputs"]["grpo_vs_sft"]["scorers"].contains("rexdrug"));
   // Plots exist when matplotlib does (python3-matplotlib is in scripts/setup.sh).
   if (std::system("/usr/bin/python3 -c 'import matplotlib' >/dev/null 2>&1") == 0) {
     CHECK(fs::exists(run + "/12-report/plots/loss.png"));

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <string>
 
-#include "core/util/python_literal.h"
+#include "core/data/python_literal.h"
 #include "reward/python_value.h"
 
 using namespace rexdrug;

@@ -84,9 +84,9 @@ TEST_CASE("grpo data.truncation: drop by default, left on request, other values 
   auto parse = [&](const std::string& data) {
     return rl::parse_grpo_options(Config::from_string(base + "data: {train: x.jsonl" + data + "}\n", "g.yaml"));
   };
-  CHECK(parse("").truncation == "drop");
+  CHECK(parse("").data.truncation == "drop");
   const rl::GrpoOptions left = parse(", truncation: left, max_prompt_length: 32768");
-  CHECK(left.truncation == "left");
+  CHECK(left.data.truncation == "left");
   CHECK(rl::options_json(left)["data"]["truncation"] == "left");
   CHECK(rl::options_json(left)["data"]["max_prompt_length"] == 32768);
   REQUIRE_THROWS_WITH(parse(", truncation: right"), Catch::Contains("g.yaml: data.truncation"));

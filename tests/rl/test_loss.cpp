@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "rl/advantages.h"
 #include "rl/loss.h"
 
 using namespace rexdrug::rl;
@@ -22,23 +23,23 @@ LossNorm norm_of(const torch::Tensor& mask) {
 TEST_CASE("group advantages: centred, divided by std + 1e-4, zero for flat groups", "[rl][loss]") {
   // Group 1: r = 1 2 3, mean 2, unbiased std 1 -> (-1, 0, 1) / 1.0001. Group 2 flat -> 0.
   torch::Tensor r = torch::tensor({1.0, 2.0, 3.0, 5.0, 5.0, 5.0});
-  torch::Tensor a = group_advantages(r, 3, true);
+  torch::Tensor a = group_advantages(r, 3, RewardScaling::group);
   CHECK(a[0].item<double>() == Approx(-1.0 / 1.0001).epsilon(1e-6));
   CHECK(a[1].item<double>() == Approx(0.0).margin(1e-7));
   CHECK(a[2].item<double>() == Approx(1.0 / 1.0001).epsilon(1e-6));
   for (int i = 3; i < 6; ++i) CHECK(a[i].item<double>() == 0.0);
   // Group 1: r = 0 0 0 4: mean 1, unbiased std sqrt(4) = 2 -> (-0.5,-0.5,-0.5,1.5)/(2+1e-4).
-  torch::Tensor b = group_advantages(torch::tensor({0.0, 0.0, 0.0, 4.0}), 4, true);
+  torch::Tensor b = group_advantages(torch::tensor({0.0, 0.0, 0.0, 4.0}), 4, RewardScaling::group);
   CHECK(b[3].item<double>() == Approx(3.0 / 2.0001).epsilon(1e-6));
   CHECK(b[0].item<double>() == Approx(-1.0 / 2.0001).epsilon(1e-6));
   // Without std scaling (Dr. GRPO): r - mean.
-  torch::Tensor c = group_advantages(r, 3, false);
+  torch::Tensor c = group_advantages(r, 3, RewardScaling::none);
   CHECK(c[0].item<double>() == Approx(-1.0));
   CHECK(c[2].item<double>() == Approx(1.0));
   torch::Tensor flat = zero_variance_groups(r, 3);
   CHECK_FALSE(flat[0].item<bool>());
   CHECK(flat[1].item<bool>());
-  CHECK_THROWS(group_advantages(r, 4, true));
+  CHECK_THROWS(group_advantages(r, 4, RewardScaling::group));
 }
 
 TEST_CASE("clipped surrogate on both sides, with separate eps_low / eps_high", "[rl][loss]") {
@@ -72,25 +73,30 @@ TEST_CASE("clipped surrogate on both sides, with separate eps_low / eps_high", "
   CHECK(g[3].item<double>() == Approx(-0.5 / 4).epsilon(1e-5));
 }
 
-TEST_CASE("aggregations grpo, bnpo, dr_grpo", "[rl][loss]") {
+TEST_CASE("loss types grpo, bnpo, dr_grpo, dapo", "[rl][loss]") {
   torch::Tensor v = t2({{1, 2, 3}, {4, 9, 9}});
   torch::Tensor mask = t2({{1, 1, 1}, {1, 0, 0}});
   LossNorm n = norm_of(mask);  // 2 sequences, 4 tokens
   // grpo: (mean(1,2,3) + mean(4)) / 2 = (2 + 4) / 2 = 3
-  CHECK(aggregate(v, mask, Aggregation::grpo, n, 5).item<double>() == Approx(3.0));
-  // bnpo: (1+2+3+4) / 4 = 2.5
-  CHECK(aggregate(v, mask, Aggregation::bnpo, n, 5).item<double>() == Approx(2.5));
+  CHECK(aggregate(v, mask, LossType::grpo, n, 5).item<double>() == Approx(3.0));
+  // dapo (the whole update's tokens) and bnpo (this micro-batch's): (1+2+3+4) / 4 = 2.5
+  CHECK(aggregate(v, mask, LossType::dapo, n, 5).item<double>() == Approx(2.5));
+  CHECK(aggregate(v, mask, LossType::bnpo, n, 5).item<double>() == Approx(2.5));
   // dr_grpo with max length 5: 10 / (2 * 5) = 1
-  CHECK(aggregate(v, mask, Aggregation::dr_grpo, n, 5).item<double>() == Approx(1.0));
+  CHECK(aggregate(v, mask, LossType::dr_grpo, n, 5).item<double>() == Approx(1.0));
   // Split into micro-batches with the mini-batch's norm, the shares add up to the whole.
-  for (Aggregation a : {Aggregation::grpo, Aggregation::bnpo, Aggregation::dr_grpo}) {
+  for (LossType a : {LossType::grpo, LossType::dapo, LossType::dr_grpo}) {
     double whole = aggregate(v, mask, a, n, 5).item<double>();
     double parts = aggregate(v.narrow(0, 0, 1), mask.narrow(0, 0, 1), a, n, 5).item<double>() +
                    aggregate(v.narrow(0, 1, 1), mask.narrow(0, 1, 1), a, n, 5).item<double>();
     CHECK(parts == Approx(whole));
   }
-  CHECK(parse_aggregation("dr_grpo") == Aggregation::dr_grpo);
-  CHECK_THROWS(parse_aggregation("mean"));
+  // bnpo: each micro-batch's own token mean, over the micro-batches: (6/3 + 4/1) / 2 = 3
+  LossNorm two = n;
+  two.micro_batches = 2;
+  CHECK(aggregate(v.narrow(0, 0, 1), mask.narrow(0, 0, 1), LossType::bnpo, two, 5).item<double>() +
+            aggregate(v.narrow(0, 1, 1), mask.narrow(0, 1, 1), LossType::bnpo, two, 5).item<double>() ==
+        Approx(3.0));
 }
 
 TEST_CASE("k3 KL is 0 when policy equals reference, and exp(d)-d-1 otherwise", "[rl][loss]") {
@@ -112,7 +118,7 @@ TEST_CASE("k3 KL is 0 when policy equals reference, and exp(d)-d-1 otherwise", "
 TEST_CASE("a zero-variance group gives zero loss and zero gradient", "[rl][loss]") {
   LossConfig cfg;
   cfg.beta = 0;
-  torch::Tensor adv = group_advantages(torch::tensor({0.7, 0.7, 0.7, 0.7}), 4, true);
+  torch::Tensor adv = group_advantages(torch::tensor({0.7, 0.7, 0.7, 0.7}), 4, RewardScaling::group);
   torch::Tensor lnew = torch::randn({4, 3}).requires_grad_(true);
   torch::Tensor old = lnew.detach() - 0.1;
   torch::Tensor mask = torch::ones({4, 3});

@@ -54,7 +54,7 @@ TEST_CASE("sampling-time log-probs equal a fresh forward pass of the same tokens
     Rollout r;
     r.prompt = c.prompt;
     r.tokens = c.tokens;
-    r.logp_old = c.logprobs;
+    r.logp_sampler = c.logprobs;
     lengths.insert(c.tokens.size());
     rollouts.push_back(r);
   }
@@ -64,20 +64,20 @@ TEST_CASE("sampling-time log-probs equal a fresh forward pass of the same tokens
   for (size_t i = 0; i < all.size(); ++i) all[i] = i;
   m->train();
   CompletionBatch b = collate_rollouts(rollouts, prompts, all, /*pad_id=*/0);
-  torch::Tensor lp = completion_logprobs(*m, b, 0.7f);  // (B, L)
-  const float diff = ((lp - b.logp_old).abs() * b.mask).max().item<float>();
+  torch::Tensor lp = completion_logprobs(*m, b, 0.7f).logp;  // (B, L)
+  const float diff = ((lp - b.logp_sampler).abs() * b.mask).max().item<float>();
   CHECK(diff < 1e-4f);
   // The same rows one at a time (no padding at all) give the same numbers.
   for (size_t i = 0; i < rollouts.size(); i += 4) {
     CompletionBatch one = collate_rollouts(rollouts, prompts, {i}, 0);
-    torch::Tensor l1 = completion_logprobs(*m, one, 0.7f);
+    torch::Tensor l1 = completion_logprobs(*m, one, 0.7f).logp;
     const int64_t n = int64_t(rollouts[i].tokens.size());
     torch::Tensor a = l1.narrow(1, l1.size(1) - n, n);
     torch::Tensor c = lp[int64_t(i)].narrow(0, lp.size(1) - n, n);
     CHECK((a[0] - c).abs().max().item<float>() < 1e-4f);
   }
-  // The loss's ratio is 1 on every token before the first update.
-  torch::Tensor rho = torch::exp(lp - b.logp_old).masked_select(b.mask.to(torch::kBool));
+  // Sampler and learner agree (no dropout): the ratio against the sampler would be ~1 too.
+  torch::Tensor rho = torch::exp(lp - b.logp_sampler).masked_select(b.mask.to(torch::kBool));
   CHECK((rho - 1).abs().max().item<float>() < 1e-4f);
 }
 
@@ -191,10 +191,10 @@ TEST_CASE("GRPO config: defaults reproduce the published run, unknown keys are e
   CHECK(o.grpo.loss.eps_low == Approx(0.2));
   CHECK(o.grpo.loss.eps_high == Approx(0.2));
   CHECK(o.grpo.max_completion_length == 2048);
-  CHECK(o.lora);
-  CHECK(o.lora_config.r == 16);
-  CHECK(o.lora_config.alpha == Approx(32));
-  CHECK(o.adamw.lr == Approx(1e-6));
+  CHECK(o.lora.enabled);
+  CHECK(o.lora.config.r == 16);
+  CHECK(o.lora.config.alpha == Approx(32));
+  CHECK(o.train.adamw.lr == Approx(1e-6));
   try {
     parse_grpo_options(Config::from_string(base + "grpo2: 1\n", "g.yaml"));
     FAIL("no error");

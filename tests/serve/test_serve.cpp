@@ -1,7 +1,8 @@
-// Inference at scale: the answer grammar, `rexdrug extract` (kill + resume), the HTTP
-// server as a real process (chat, streaming, extract, bad requests) and constrained
-// answers on real DrugComb sentences. A tiny random model: text is garbage, protocol
-// and bookkeeping are what is checked (greedy decoding is deterministic).
+// Inference at scale: `rexdrug extract` (kill + resume), the HTTP server as a real
+// process (chat, streaming, extract, bad requests) and constrained answers on real
+// DrugComb sentences (the grammar itself: tests/model/test_constrained.cpp). A tiny random
+// model: text is garbage, protocol and bookkeeping are what is checked (greedy decoding
+// is deterministic).
 #include <catch2/catch.hpp>
 
 #include <httplib.h>
@@ -22,7 +23,6 @@
 #include "core/util/jsonl.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/text.h"
-#include "serve/constrained.h"
 #include "serve/engine.h"
 #include "serve/extract.h"
 #include "serve/server.h"
@@ -46,64 +46,6 @@ long count_lines(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("answer grammar: valid prefixes only, and what it accepts parses") {
-  std::vector<std::string> labels = {"POS", "NEG", "COMB"};
-  serve::AnswerGrammar g(labels, {"cisplatin", "Gemcitabine", "5-FU"}, 2);
-  std::string answer = "\n[{\"type\": \"POS\", \"ent_set\": [\"cisplatin\", \"5-FU\"]}, "
-                       "{\"type\": \"COMB\", \"ent_set\": [\"Gemcitabine\", \"cisplatin\", \"5-FU\"]}]\n</answer>";
-  CHECK(g.feed(answer));
-  CHECK(g.done());
-  ParsedCompletion p = parse_completion("<think>\nx\n</think>\n<answer>" + answer, Task::drugcomb);
-  CHECK(p.status == ParseStatus::ok);
-  CHECK(p.answer.relations.size() == 2);
-
-  serve::AnswerGrammar h(labels, {"cisplatin", "Gemcitabine"}, 2);
-  CHECK(h.feed("\n[{\"type\": \"P"));
-  CHECK_FALSE(h.feed("X"));                                  // not a label
-  CHECK(h.feed("OS\", \"ent_set\": [\"cis"));
-  CHECK_FALSE(h.feed("x"));                                  // not a candidate
-  CHECK(h.feed("platin\", \""));
-  CHECK_FALSE(h.feed("cisplatin"));                          // the same drug twice
-  CHECK_FALSE(h.feed(std::string("Gemcitabine\", \"")));     // no third distinct drug
-  CHECK(h.feed("Gemcitabine\"]}]\n</answer>"));
-  CHECK(h.done());
-
-  // Fewer than two candidates: only the NO_COMB answer.
-  serve::AnswerGrammar one(labels, {"cisplatin"}, 2);
-  CHECK_FALSE(one.feed("\n[{\"type\": \"POS"));
-  CHECK(one.feed("\n[{\"type\": \"NO_COMB\", \"ent_set\": []}]\n</answer>"));
-  CHECK(one.done());
-}
-
-TEST_CASE("token trie: the ids it allows are those the grammar takes token by token") {
-  // Reference: the plain definition, every vocab id's text fed to a copy of the grammar.
-  std::unique_ptr<Tokenizer> tok = load_tokenizer(test::tiny_model_dir());
-  serve::TokenTrie trie(serve::token_texts(*tok));
-  auto brute_force = [&](const serve::AnswerGrammar& g) {
-    std::vector<int> ids;
-    for (int id = 0; id < static_cast<int>(trie.texts().size()); ++id) {
-      serve::AnswerGrammar probe = g;
-      if (!trie.texts()[id].empty() && probe.feed(trie.texts()[id])) ids.push_back(id);
-    }
-    return ids;
-  };
-  serve::AnswerGrammar g({"POS", "NEG", "COMB"}, {"cisplatin", "warfarin", "5-fluorouracil"}, 2);
-  const std::string answer = "\n[{\"type\": \"POS\", \"ent_set\": [\"warfarin\", \"5-fluorouracil\", "
-                             "\"cisplatin\"]}, {\"type\": \"NEG\", \"ent_set\": [\"cisplatin\", "
-                             "\"warfarin\"]}]\n</answer>";
-  long compared = 0, allowed = 0;
-  for (char c : answer) {  // every state along a valid answer
-    std::vector<int> fast = trie.accepted(g), slow = brute_force(g);
-    CHECK(fast == slow);
-    allowed += long(fast.size());
-    ++compared;
-    REQUIRE(g.feed(c));
-  }
-  CHECK(g.done());
-  CHECK(trie.accepted(g).empty());  // nothing after </answer>
-  CHECK(allowed > compared);        // multi-character tokens were among the choices
-}
-
 TEST_CASE("fault plan (tests only): statuses and Retry-After, bad items named") {
   std::vector<serve::FaultStep> plan = serve::parse_fault_plan("500, 200,429:1.5");
   REQUIRE(plan.size() == 3);
@@ -115,17 +57,6 @@ TEST_CASE("fault plan (tests only): statuses and Retry-After, bad items named") 
   REQUIRE_THROWS_WITH(serve::parse_fault_plan("500,abc"), Catch::Contains("'abc'"));
   REQUIRE_THROWS_WITH(serve::parse_fault_plan("429:-1"), Catch::Contains("'429:-1'"));
   REQUIRE_THROWS_WITH(serve::parse_fault_plan("302"), Catch::Contains("302"));
-}
-
-TEST_CASE("drug candidates: mentions first, else lexicon words as written") {
-  Example ex;
-  ex.sentence = "Cisplatin plus gemcitabine-based chemo vs. GEMCITABINE and carboplatin.";
-  std::vector<std::string> lex = {"gemcitabine", "cisplatin", "Carboplatin", "platin"};
-  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"Cisplatin", "GEMCITABINE", "carboplatin"});
-  ex.sentence = "Cisplatin plus gemcitabine and GEMCITABINE.";
-  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"Cisplatin", "gemcitabine"});
-  ex.mentions = {{"a\"b", 0, 3}, {"x", 0, 1}, {"X", 2, 3}};
-  CHECK(serve::drug_candidates(ex, lex) == std::vector<std::string>{"x"});
 }
 
 TEST_CASE("extract: killed mid-run, resumed, every id exactly once") {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/test_util.h"
+#include "tests/tokenizer/byte_vocab.h"
 
 namespace rexdrug::test {
 
@@ -14,26 +15,6 @@ std::string write_text(const std::string& path, const std::string& text) {
   return path;
 }
 
-namespace {
-// GPT-2's byte -> printable character map (the byte-level BPE vocabulary alphabet), as UTF-8.
-std::vector<std::string> byte_symbols() {
-  std::vector<int> cp(256, -1);
-  for (int b = 0; b < 256; ++b)
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) cp[size_t(b)] = b;
-  int n = 0;
-  for (int b = 0; b < 256; ++b)
-    if (cp[size_t(b)] < 0) cp[size_t(b)] = 256 + n++;
-  std::vector<std::string> out;
-  for (int c : cp) {
-    std::string u;
-    if (c < 0x80) u += char(c);
-    else { u += char(0xC0 | (c >> 6)); u += char(0x80 | (c & 0x3F)); }
-    out.push_back(u);
-  }
-  return out;
-}
-}  // namespace
-
 // A byte-level BPE tokenizer without merges (one token per byte) plus the plain
 // template's markers. (The project's SentencePiece library cannot be loaded in a
 // process that also loads LibTorch; see docs/sft.md.)
@@ -41,9 +22,7 @@ std::string sft_tokenizer_dir() {
   static std::string dir;
   if (!dir.empty()) return dir;
   dir = scratch_dir("sft_tokenizer");
-  nlohmann::json vocab = nlohmann::json::object();
-  std::vector<std::string> symbols = byte_symbols();
-  for (int b = 0; b < 256; ++b) vocab[symbols[size_t(b)]] = b;
+  nlohmann::json vocab = byte_vocab();
   nlohmann::json added = nlohmann::json::array();
   int id = 256;
   for (const char* t : {"<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "<|endoftext|>"})

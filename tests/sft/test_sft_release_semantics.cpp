@@ -116,7 +116,7 @@ TEST_CASE("transformers' warm-up: step s of W at lr * s / W, then the same cosin
   const std::string yaml = "run_dir: " + dir + "/run\nmodel: {config: m.json}\ntokenizer: {path: t}\ndata: {train: x.jsonl}\n"
                            "train: {warmup: 0.1, warmup_from_zero: true, weight_decay: 0.1, betas: [0.9, 0.95]}\n";
   const sft::SftOptions o = sft::parse_options(Config::from_string(yaml, "w.yaml"), sft::Mode::sft);
-  CHECK(o.warmup_from_zero);
+  CHECK(o.train.warmup_from_zero);
   const json j = sft::options_json(o);
   CHECK(j["train"]["warmup_from_zero"] == true);
   CHECK(j["train"]["weight_decay"].get<double>() == Approx(0.1));

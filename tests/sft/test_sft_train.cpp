@@ -94,6 +94,9 @@ TEST_CASE("a tiny model overfits four SFT records and then generates the memoris
   CHECK(last["gen_prompts"] == 4);
   CHECK(last["gen_parse_ok"].get<double>() == 1.0);
   CHECK(last["gen_answer_exact"].get<double>() == 1.0);
+  // The benchmark scorer sees the two POS records reproduced: P = R = 1.
+  CHECK(last["gen_f1_pos_exact"].get<double>() == 1.0);
+  CHECK(last["gen_f1_any_partial"].get<double>() == 1.0);
   const json& step_line = metrics[metrics.size() - 2];
   CHECK(step_line["step"] == 120);
   CHECK(step_line.contains("grad_norm"));

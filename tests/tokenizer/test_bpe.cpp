@@ -135,7 +135,9 @@ TEST_CASE("Bad tokenizer files and invalid UTF-8 give clear errors") {
 
   write(dir + "/tokenizer.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}");
   CHECK_THROWS_WITH(load_tokenizer(dir), Catch::Contains("tokenizer.json") && Catch::Contains("byte"));
+}
 
+TEST_CASE("A bad tokenizer.model gives a clear error", "[sentencepiece]") {
   std::string sp_dir = test::scratch_dir("tokenizer_bad_sp");
   write(sp_dir + "/tokenizer.model", "this is not a protobuf");
   CHECK_THROWS_WITH(load_tokenizer(sp_dir), Catch::Contains("tokenizer.model"));

@@ -12,6 +12,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
+#include "core/util/sanitizer.h"
 #include "tests/test_util.h"
 
 using namespace rexdrug;
@@ -51,7 +52,7 @@ std::string trained_model_dir(const std::string& type) {
 
 }  // namespace
 
-TEST_CASE("SentencePiece trained here: round trip and single-token markers") {
+TEST_CASE("SentencePiece trained here: round trip and single-token markers", "[sentencepiece]") {
   for (std::string type : {"bpe", "unigram"}) {
     INFO(type);
     auto tok = load_tokenizer(trained_model_dir(type));
@@ -86,7 +87,7 @@ TEST_CASE("SentencePiece trained here: round trip and single-token markers") {
   }
 }
 
-TEST_CASE("plain template on a trained SentencePiece model: reply span") {
+TEST_CASE("plain template on a trained SentencePiece model: reply span", "[sentencepiece]") {
   auto tok = load_tokenizer(trained_model_dir("bpe"));
   ChatTemplate t = ChatTemplate::by_name("plain");
   Conversation chat = {{"system", "Extract combinations."},
@@ -99,7 +100,7 @@ TEST_CASE("plain template on a trained SentencePiece model: reply span") {
   CHECK(std::count(r.assistant_mask.begin(), r.assistant_mask.end(), 1) == long(reply.size()));
 }
 
-TEST_CASE("tokenizer train and tokenize commands") {
+TEST_CASE("tokenizer train and tokenize commands", "[sentencepiece]") {
   std::string dir = test::scratch_dir("cli_tokenizer");
   std::ofstream(dir + "/corpus.txt") << small_corpus();
   std::string out, err;
@@ -125,3 +126,23 @@ TEST_CASE("tokenizer train and tokenize commands") {
   CHECK(err.find("bad.jsonl:2") != std::string::npos);
   CHECK(err.find("UTF-8") != std::string::npos);
 }
+
+#if REXDRUG_ASAN
+// AddressSanitizer builds leave out the cases above (tests/CMakeLists.txt): there
+// libsentencepiece cannot be kept apart from LibTorch's libprotobuf, so loading it is
+// refused with the reason instead of a protobuf version-check abort.
+TEST_CASE("AddressSanitizer build: SentencePiece next to LibTorch is refused with the reason") {
+  std::string dir = test::scratch_dir("sp_asan");
+  std::ofstream(dir + "/corpus.txt") << small_corpus();
+  SentencePieceTrainOptions options;
+  options.input = dir + "/corpus.txt";
+  options.out_dir = dir;
+  options.vocab_size = 420;
+  CHECK_THROWS_WITH(train_sentencepiece(options), Catch::Contains("libsentencepiece_train.so.0") &&
+                                                      Catch::Contains("AddressSanitizer") &&
+                                                      Catch::Contains("libprotobuf"));
+  std::ofstream(dir + "/tokenizer.model") << "not a model";
+  CHECK_THROWS_WITH(load_tokenizer(dir), Catch::Contains("libsentencepiece.so.0") &&
+                                             Catch::Contains("AddressSanitizer"));
+}
+#endif

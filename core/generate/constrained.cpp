@@ -1,4 +1,4 @@
-#include "serve/constrained.h"
+#include "core/generate/constrained.h"
 
 #include <algorithm>
 #include <cctype>
@@ -9,7 +9,7 @@
 #include "core/util/jsonl.h"
 #include "core/util/text.h"
 
-namespace rexdrug::serve {
+namespace rexdrug::generate {
 
 // ------------------------------------------------------------------ candidates
 
@@ -271,4 +271,4 @@ std::vector<int> AnswerConstraint::allowed(const std::vector<int>& tokens) {
   return {};
 }
 
-}  // namespace rexdrug::serve
+}  // namespace rexdrug::generate

@@ -13,7 +13,7 @@
 #include "core/data/example.h"
 #include "core/tokenizer/tokenizer.h"
 
-namespace rexdrug::serve {
+namespace rexdrug::generate {
 
 // Drug names of a sentence, as written in it: the Example's mentions when it has any,
 // else every lexicon name found case-insensitively at word boundaries. Names holding
@@ -100,4 +100,4 @@ class AnswerConstraint {
   size_t forced_pos_ = 0;
 };
 
-}  // namespace rexdrug::serve
+}  // namespace rexdrug::generate

@@ -22,7 +22,7 @@
 // complex, Ellipsis). The typed one keeps those Python types as one-key marker
 // objects so the reward can reproduce isinstance/sort/hash checks exactly
 // (see reward/python_value.h).
-#include "core/util/python_literal.h"
+#include "core/data/python_literal.h"
 
 #include "core/util/json_input.h"
 
@@ -46,13 +46,6 @@ constexpr int kMaxPythonDepth = 200;  // CPython tokenizer MAXLEVEL
 constexpr int kMaxJsonLoadsDepth = 900;  // json.loads hits RecursionError near 1000
 
 enum class Mode { json, python, python_typed };
-
-// Marker keys of the typed flavour (\x01-prefixed so no real key collides).
-const char* const kTupleKey = "\x01tuple";
-const char* const kSetKey = "\x01set";
-const char* const kBytesKey = "\x01bytes";
-const char* const kComplexKey = "\x01complex";
-const char* const kEllipsisKey = "\x01ellipsis";
 
 json marker(const char* key, json value) {
   json m = json::object();
@@ -103,12 +96,13 @@ bool append_utf8(std::string& out, uint32_t cp) {
 bool is_hashable(const json& j) {
   if (j.is_array()) return false;
   if (j.is_object()) {
-    if (is_marker(j, kTupleKey)) {
+    if (is_marker(j, py_marker::tuple)) {
       for (const auto& e : j.begin().value())
         if (!is_hashable(e)) return false;
       return true;
     }
-    return is_marker(j, kBytesKey) || is_marker(j, kComplexKey) || is_marker(j, kEllipsisKey);
+    return is_marker(j, py_marker::bytes) || is_marker(j, py_marker::complex) ||
+           is_marker(j, py_marker::ellipsis);
   }
   return true;
 }
@@ -199,7 +193,7 @@ class Parser {
       items.push_back(std::move(v));
       skip_ws();
     }
-    out = typed() ? marker(kTupleKey, std::move(items)) : std::move(items);
+    out = typed() ? marker(py_marker::tuple, std::move(items)) : std::move(items);
     return true;
   }
 
@@ -214,7 +208,7 @@ class Parser {
     if (c == '.' && peek(1) == '.' && peek(2) == '.') {
       i_ += 3;
       if (!typed()) return false;
-      out = marker(kEllipsisKey, nullptr);
+      out = marker(py_marker::ellipsis, nullptr);
       return true;
     }
     if (std::isdigit(static_cast<unsigned char>(c)) ||
@@ -265,7 +259,7 @@ class Parser {
     json items;
     if (!sequence(items, ')', depth, &comma)) return false;
     if (items.size() == 1 && !comma) { out = std::move(items[0]); return true; }
-    out = typed() ? marker(kTupleKey, std::move(items)) : std::move(items);
+    out = typed() ? marker(py_marker::tuple, std::move(items)) : std::move(items);
     return true;
   }
 
@@ -313,7 +307,7 @@ class Parser {
     for (const auto& e : items)
       if (!is_hashable(e)) return false;
     if (!typed()) return false;  // JSON has no sets
-    out = marker(kSetKey, std::move(items));
+    out = marker(py_marker::set, std::move(items));
     return true;
   }
 
@@ -342,7 +336,7 @@ class Parser {
       skip_ws();
       if (peek() != ')') return false;
       close();
-      out = marker(kSetKey, json::array());
+      out = marker(py_marker::set, json::array());
     } else return false;
     return true;
   }
@@ -487,7 +481,7 @@ class Parser {
     }
     if (!complex) { out = std::move(v); return true; }
     if (!typed()) return false;  // JSON has no complex numbers
-    out = marker(kComplexKey, json::array({re, im}));
+    out = marker(py_marker::complex, json::array({re, im}));
     return true;
   }
 
@@ -514,7 +508,7 @@ class Parser {
     }
     if (kind == 1) {
       if (!typed()) return false;  // JSON has no bytes
-      out = marker(kBytesKey, text);
+      out = marker(py_marker::bytes, text);
     } else {
       out = std::move(text);
     }
