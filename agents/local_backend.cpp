@@ -6,8 +6,8 @@
 #include "core/model/runtime.h"
 #include "core/util/error.h"
 #include "core/util/jsonl.h"
-#include "serve/batcher.h"
-#include "serve/engine.h"
+#include "core/generate/batcher.h"
+#include "core/generate/engine.h"
 
 namespace rexdrug::agents {
 
@@ -15,19 +15,19 @@ namespace {
 
 // One loaded model and the batcher in front of it.
 struct LoadedModel {
-  LoadedModel(const serve::EngineOptions& e, serve::BatcherOptions b) : engine(e), batcher(engine, b) {}
-  serve::Engine engine;
-  serve::Batcher batcher;  // declared after engine: stopped before the engine goes
+  LoadedModel(const generate::EngineOptions& e, generate::BatcherOptions b) : engine(e), batcher(engine, b) {}
+  generate::Engine engine;
+  generate::Batcher batcher;  // declared after engine: stopped before the engine goes
 };
 
-std::string model_key(const serve::EngineOptions& e) {
+std::string model_key(const generate::EngineOptions& e) {
   return e.model_dir + '\n' + e.adapter_dir + '\n' + e.dtype + '\n' + e.device + '\n' + e.compute +
          '\n' + e.chat_template;
 }
 
 // Generator and evaluator blocks naming the same model get the same LoadedModel (an
 // 8B model loaded twice would not fit); it is freed when the last backend goes.
-std::shared_ptr<LoadedModel> load_shared(const serve::EngineOptions& e, serve::BatcherOptions b) {
+std::shared_ptr<LoadedModel> load_shared(const generate::EngineOptions& e, generate::BatcherOptions b) {
   static std::mutex mutex;
   static std::map<std::string, std::weak_ptr<LoadedModel>> loaded;
   std::lock_guard<std::mutex> lock(mutex);
@@ -47,8 +47,8 @@ class LocalBackend : public ChatBackend {
   int max_parallel() const override { return parallel_; }
 
   ChatReply chat(const ChatRequest& request) override {
-    serve::Engine& engine = model_->engine;
-    auto job = std::make_shared<serve::Job>();
+    generate::Engine& engine = model_->engine;
+    auto job = std::make_shared<generate::Job>();
     job->prompt = engine.prompt_ids(request.messages);
     job->params.max_new_tokens = request.sampling.max_tokens;
     job->params.temperature = static_cast<float>(request.sampling.temperature);
@@ -77,7 +77,7 @@ class LocalBackend : public ChatBackend {
 }  // namespace
 
 std::unique_ptr<ChatBackend> make_local_backend(const Config& b, unsigned long seed) {
-  serve::EngineOptions e;
+  generate::EngineOptions e;
   e.model_dir = b.require<std::string>("model");
   e.adapter_dir = b.get<std::string>("adapter", "");
   e.dtype = model::read_dtype(b);
@@ -85,7 +85,7 @@ std::unique_ptr<ChatBackend> make_local_backend(const Config& b, unsigned long s
   e.compute = model::read_compute(b);
   e.chat_template = b.choice("chat_template", "auto", model::chat_template_choices());
   int parallel = b.get<int>("parallel", 1);
-  serve::BatcherOptions batching;
+  generate::BatcherOptions batching;
   batching.window_ms = b.get<int>("batch_window_ms", batching.window_ms);
   batching.max_batch = parallel;
   if (!file_exists(e.model_dir + "/config.json"))

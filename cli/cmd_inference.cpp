@@ -10,7 +10,7 @@
 #include "core/util/error.h"
 #include "core/util/log.h"
 #include "serve/bench.h"
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 #include "serve/extract.h"
 #include "serve/server.h"
 #include "serve/signals.h"
@@ -32,8 +32,8 @@ void add_model_flags(CLI::App* sub, ModelFlags& m) {
                   "Template name (default: plain for SentencePiece, else tokenizer_config.json)");
 }
 
-serve::EngineOptions engine_options(const ModelFlags& m) {
-  serve::EngineOptions e;
+generate::EngineOptions engine_options(const ModelFlags& m) {
+  generate::EngineOptions e;
   e.model_dir = m.model;
   e.adapter_dir = m.adapter;
   e.dtype = m.dtype;
@@ -118,7 +118,7 @@ void add_extract(CLI::App& app) {
     x.limit = o->limit;
     x.lexicon = o->lexicon.empty() ? default_lexicon() : o->lexicon;
     serve::check_extract_options(x);  // before the (slow) model load
-    serve::Engine engine(engine_options(o->m));
+    generate::Engine engine(engine_options(o->m));
     serve::ExtractSummary s = serve::run_extract(engine, x);
     std::printf("extracted %ld documents (%ld already done, %ld too long, %ld in the input) in %.1fs, %.1f tokens/s -> %s\n",
                 s.written, s.skipped, s.too_long, s.documents, s.seconds,
@@ -187,7 +187,7 @@ void add_serve(CLI::App& app) {
     }
     if (s.constrained && s.lexicon.empty()) s.lexicon = default_lexicon();
     if (!(s.shutdown_grace_s >= 0)) throw Error("--shutdown-grace must be >= 0");
-    serve::Engine engine(engine_options(o->m));
+    generate::Engine engine(engine_options(o->m));
     serve::Server server(engine, s);
     int port = server.bind();
     // SIGTERM / SIGINT: graceful shutdown on a thread of its own; a second signal kills.
@@ -219,7 +219,7 @@ void add_bench_serve(CLI::App& bench) {
   sub->add_option("--max-tokens", o->max_tokens, "max_tokens of each request")->capture_default_str();
   sub->add_option("--batch-window-ms", o->window_ms, "Batching window")->capture_default_str();
   sub->callback([o, m] {
-    serve::Engine engine(engine_options(*m));
+    generate::Engine engine(engine_options(*m));
     std::printf("%s", serve::run_serve_bench(engine, *o).c_str());
   });
 }

@@ -305,7 +305,7 @@ json extract_run(const PipelineConfig& p, const std::string& stage, bool after_g
   ExtractSettings s = extract_settings(p);
   s.x.output = p.stage_dir(stage) + "/predictions.jsonl";
   std::tie(s.engine.model_dir, s.engine.adapter_dir) = extract_model(p, Earlier(p, nullptr), after_grpo);
-  serve::Engine engine(s.engine);
+  generate::Engine engine(s.engine);
   serve::ExtractSummary r = serve::run_extract(engine, s.x);
   return {{"predictions", s.x.output}, {"model", s.engine.model_dir}, {"adapter", s.engine.adapter_dir},
           {"documents", r.documents}, {"written", r.written}, {"skipped", r.skipped},

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/config.h"
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 #include "serve/extract.h"
 
 namespace rexdrug::pipeline {
@@ -80,7 +80,7 @@ std::vector<Example> test_documents(const PipelineConfig& p);
 // and compute. The model folders are filled in by each extract stage.
 struct ExtractSettings {
   serve::ExtractOptions x;
-  serve::EngineOptions engine;
+  generate::EngineOptions engine;
 };
 ExtractSettings extract_settings(const PipelineConfig& p);
 

@@ -5,9 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 
 namespace rexdrug::serve {
+
+using generate::Engine;
 
 struct ServeBenchOptions {
   std::vector<int> clients = {1, 4, 16};

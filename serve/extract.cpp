@@ -154,7 +154,7 @@ ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
   for (const Example& ex : examples) {
     if (done.count(ex.id)) { ++summary.skipped; continue; }
     std::vector<int> ids = engine.prompt_ids(build_prompt(ex, o.prompt));
-    std::string too_long = context_length_error(static_cast<int64_t>(ids.size()), o.params.max_new_tokens, positions);
+    std::string too_long = generate::context_length_error(static_cast<int64_t>(ids.size()), o.params.max_new_tokens, positions);
     if (!too_long.empty()) {
       if (first_too_long.empty()) first_too_long = "document '" + ex.id + "': " + too_long;
       ++summary.too_long;

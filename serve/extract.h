@@ -13,9 +13,11 @@
 #include "core/data/prompt.h"
 #include "core/generate/generate.h"
 #include "core/generate/constrained.h"
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 
 namespace rexdrug::serve {
+
+using generate::Engine;
 
 // The corpus formats read_corpus knows, or plain {"id", "sentence", "paragraph"} lines.
 std::vector<Example> read_extract_input(const std::string& path, Task task);

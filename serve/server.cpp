@@ -24,6 +24,9 @@
 
 namespace rexdrug::serve {
 
+using generate::Batcher;
+using generate::Job;
+
 using json = nlohmann::json;
 
 bool secure_equals(const std::string& a, const std::string& b) {
@@ -391,7 +394,7 @@ struct Server::Impl {
     if (prompt.empty()) throw BadRequest("the rendered prompt is empty");
     const int64_t n = static_cast<int64_t>(prompt.size()), positions = engine.max_positions();
     if (!max_tokens_given && n < positions) p.max_new_tokens = std::min(p.max_new_tokens, positions - n);
-    std::string too_long = context_length_error(n, p.max_new_tokens, positions);
+    std::string too_long = generate::context_length_error(n, p.max_new_tokens, positions);
     if (!too_long.empty()) throw BadRequest(too_long);
     auto job = std::make_shared<Job>();
     job->prompt = prompt;

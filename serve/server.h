@@ -9,13 +9,16 @@
 #include <vector>
 
 #include "core/data/example.h"
-#include "serve/batcher.h"
+#include "core/generate/batcher.h"
 #include "serve/connection.h"
 #include "core/generate/constrained.h"
 #include "core/data/prompt.h"
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 
 namespace rexdrug::serve {
+
+using generate::Engine;
+using generate::BatcherOptions;
 
 // One step of a fault plan (tests only): the reply to one chat request.
 struct FaultStep {

@@ -19,7 +19,7 @@
 #include "core/generate/generate.h"
 #include "core/util/jsonl.h"
 #include "core/util/text.h"
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 #include "tests/agents/agents_fixture.h"
 #include "tests/test_util.h"
 #include "tests/tiny_model.h"
@@ -107,9 +107,9 @@ TEST_CASE("local backend: the tiny model in-process gives what generate() gives"
   CHECK(a.usage.completion_tokens <= 12);
 
   // The same prompt rendered and decoded directly through the engine and generate().
-  serve::EngineOptions eo;
+  generate::EngineOptions eo;
   eo.model_dir = model;
-  serve::Engine engine(eo);
+  generate::Engine engine(eo);
   generate::GenerateRequest req;
   req.prompts = {engine.prompt_ids(question(12).messages)};
   req.params.max_new_tokens = 12;

@@ -23,7 +23,7 @@
 #include "core/util/jsonl.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/text.h"
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 #include "serve/extract.h"
 #include "serve/server.h"
 #include "tests/serve/serve_fixtures.h"
@@ -239,9 +239,9 @@ TEST_CASE("serve --prompt-style compact --no-context: /v1/extract builds the sho
 TEST_CASE("constrained extract: 64 real test sentences, every answer parses and names sentence drugs", "[corpus]") {
   std::string data = test::data_dir();
   std::string dir = test::scratch_dir("serve_constrained");
-  serve::EngineOptions eo;
+  generate::EngineOptions eo;
   eo.model_dir = test::tiny_model_dir();
-  serve::Engine engine(eo);
+  generate::Engine engine(eo);
   serve::ExtractOptions o;
   o.input = data + "/drugcomb/test.jsonl";
   o.output = dir + "/pred.jsonl";

@@ -438,8 +438,9 @@ TEST_CASE("serve: a non-streaming client that hangs up frees its slot and stops 
   REQUIRE(health_until(server.port, 10, [](const json& h) { return h["active_requests"] == 1; }));
   ::close(fd);
   const auto closed = Clock::now();
-  // The slot is given back, the request counted as cancelled, and its batch ended.
-  CHECK(health_until(server.port, 3, [&](const json& h) {
+  // The slot is given back, the request counted as cancelled, and its batch ended, within
+  // the machine-relative bound (a fixed 3 s failed on a loaded 2-core machine).
+  CHECK(health_until(server.port, bound, [&](const json& h) {
     return h["active_requests"] == 0 && h["client_cancels"] == 1 && h["batches"].get<long>() == batches_before + 1;
   }));
   const double freed_s = seconds_since(closed);

@@ -1,11 +1,11 @@
-#include "serve/batcher.h"
+#include "core/generate/batcher.h"
 
 #include <chrono>
 #include <map>
 
 #include "core/util/log.h"
 
-namespace rexdrug::serve {
+namespace rexdrug::generate {
 
 void Job::wait() {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -74,12 +74,12 @@ void Batcher::run_call() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!queue_.empty()) slots = std::max<int64_t>(slots, queue_.front()->params.num_samples);
   }
-  generate::GenerateRequest req;
+  GenerateRequest req;
   req.slots = slots;
   // Called between decoding steps whenever rows are free: the queue's head requests
   // that fit, in order (a cancelled one is answered and skipped).
   req.more = [&](int64_t free) {
-    std::vector<generate::Submission> out;
+    std::vector<Submission> out;
     std::lock_guard<std::mutex> lock(mutex_);
     while (!queue_.empty()) {
       std::shared_ptr<Job> job = queue_.front();
@@ -100,7 +100,7 @@ void Batcher::run_call() {
     }
     return out;
   };
-  req.on_step = [&](const std::vector<generate::StepToken>& steps) {
+  req.on_step = [&](const std::vector<StepToken>& steps) {
     for (const auto& s : steps) {
       const Row& r = rows[s.completion];
       if (r.job->on_token) r.job->on_token(r.sample, s.token, s.finished);
@@ -111,7 +111,7 @@ void Batcher::run_call() {
     return r.job->allowed ? r.job->allowed(r.sample, tokens) : std::vector<int>{};
   };
   req.cancelled = [&](size_t c) { return rows[c].job->cancelled.load(); };
-  req.on_finish = [&](size_t c, const generate::Completion& done) {
+  req.on_finish = [&](size_t c, const Completion& done) {
     const Row& r = rows[c];
     r.job->completions[size_t(r.sample)] = done;
     if (--left[r.job.get()] == 0) {
@@ -131,4 +131,4 @@ void Batcher::run_call() {
   }
 }
 
-}  // namespace rexdrug::serve
+}  // namespace rexdrug::generate

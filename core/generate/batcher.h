@@ -16,13 +16,13 @@
 #include <vector>
 
 #include "core/generate/generate.h"
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 
-namespace rexdrug::serve {
+namespace rexdrug::generate {
 
 struct Job {
   std::vector<int> prompt;
-  generate::SamplingParams params;  // num_samples = choices
+  SamplingParams params;  // num_samples = choices
   // Called from the worker for each new token of sample s.
   std::function<void(int64_t sample, int token, bool finished)> on_token;
   // Optional constraint for sample s (see generate's allowed_tokens).
@@ -30,7 +30,7 @@ struct Job {
   std::atomic<bool> cancelled{false};
 
   // Filled by the worker, then `done` is set.
-  std::vector<generate::Completion> completions;  // by sample
+  std::vector<Completion> completions;  // by sample
   std::string error;                               // non-empty when generate threw
   void wait();
   bool wait_for(std::chrono::milliseconds timeout);  // true once finished
@@ -68,4 +68,4 @@ class Batcher {
   std::thread worker_;
 };
 
-}  // namespace rexdrug::serve
+}  // namespace rexdrug::generate

@@ -1,4 +1,4 @@
-#include "serve/engine.h"
+#include "core/generate/engine.h"
 
 #include <filesystem>
 
@@ -7,7 +7,7 @@
 #include "core/util/error.h"
 #include "core/util/log.h"
 
-namespace rexdrug::serve {
+namespace rexdrug::generate {
 
 Engine::Engine(const EngineOptions& o) {
   torch::Device device = model::parse_device(o.device);
@@ -31,11 +31,11 @@ std::vector<int> Engine::prompt_ids(const Conversation& chat) const {
   return template_->render_ids(chat, *tokenizer_, /*add_generation_prompt=*/true).ids;
 }
 
-generate::GenerateResult Engine::run(generate::GenerateRequest request) {
+GenerateResult Engine::run(GenerateRequest request) {
   for (int id : stop_ids_) request.params.stop_token_ids.push_back(id);
   if (request.more) {  // prompts handed in while the call runs get the same stop ids
     request.more = [this, more = std::move(request.more)](int64_t free) {
-      std::vector<generate::Submission> subs = more(free);
+      std::vector<Submission> subs = more(free);
       for (auto& s : subs)
         for (int id : stop_ids_) s.params.stop_token_ids.push_back(id);
       return subs;
@@ -47,7 +47,7 @@ generate::GenerateResult Engine::run(generate::GenerateRequest request) {
   return generate::generate(*model_, request);
 }
 
-std::string Engine::completion_text(const generate::Completion& c) const {
+std::string Engine::completion_text(const Completion& c) const {
   std::vector<int> ids = c.tokens;
   if (c.finish_reason == "stop_token" && !ids.empty()) ids.pop_back();
   std::string text = tokenizer_->decode(ids, true);
@@ -68,9 +68,9 @@ std::string context_length_error(int64_t prompt_tokens, int64_t max_tokens, int6
          " in the completion). Please reduce the length of the messages or completion.";
 }
 
-const generate::TokenTrie& Engine::token_trie() {
-  std::call_once(trie_once_, [this] { trie_ = std::make_unique<generate::TokenTrie>(generate::token_texts(*tokenizer_)); });
+const TokenTrie& Engine::token_trie() {
+  std::call_once(trie_once_, [this] { trie_ = std::make_unique<TokenTrie>(generate::token_texts(*tokenizer_)); });
   return *trie_;
 }
 
-}  // namespace rexdrug::serve
+}  // namespace rexdrug::generate

@@ -14,7 +14,7 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/generate/constrained.h"
 
-namespace rexdrug::serve {
+namespace rexdrug::generate {
 
 struct EngineOptions {
   std::string model_dir;    // HF layout + tokenizer files
@@ -38,13 +38,13 @@ class Engine {
   const std::vector<int>& stop_ids() const { return stop_ids_; }
   // One generate call (serialised); stop ids (also of `more`'s prompts) and the
   // detokenizer are filled in.
-  generate::GenerateResult run(generate::GenerateRequest request);
+  GenerateResult run(GenerateRequest request);
   // Completion text without special tokens (the stop id dropped).
-  std::string completion_text(const generate::Completion& c) const;
+  std::string completion_text(const Completion& c) const;
   // The model's positions (config.json max_position_embeddings): prompt + completion must fit.
   int64_t max_positions() const;
   // The vocabulary's token texts as a prefix tree (for constrained decoding), built once.
-  const generate::TokenTrie& token_trie();
+  const TokenTrie& token_trie();
 
  private:
   std::shared_ptr<model::Decoder> model_;
@@ -54,11 +54,11 @@ class Engine {
   std::string name_;
   std::mutex mutex_;
   std::once_flag trie_once_;
-  std::unique_ptr<generate::TokenTrie> trie_;
+  std::unique_ptr<TokenTrie> trie_;
 };
 
 // vLLM's rule (the KV cache holds prompt + max_tokens): "" when they fit in `positions`,
 // else vLLM's message naming the three numbers.
 std::string context_length_error(int64_t prompt_tokens, int64_t max_tokens, int64_t positions);
 
-}  // namespace rexdrug::serve
+}  // namespace rexdrug::generate
