@@ -1,5 +1,7 @@
 #include "sft/batching.h"
 
+#include "core/util/shuffle.h"
+
 #include <algorithm>
 #include <numeric>
 #include <random>
@@ -11,12 +13,7 @@ int64_t steps_per_epoch(int64_t sequences, int64_t batch_size) {
 }
 
 std::vector<int64_t> epoch_order(int64_t sequences, uint64_t seed, int64_t epoch) {
-  std::vector<int64_t> order(static_cast<size_t>(sequences));
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(epoch) + 1);
-  // Fisher-Yates written out: std::shuffle's algorithm is not fixed by the standard.
-  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
-  return order;
+  return portable_permutation(sequences, seed * 0x9E3779B97F4A7C15ull + uint64_t(epoch) + 1);
 }
 
 int64_t predicted_tokens(const Sequence& s) {

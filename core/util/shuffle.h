@@ -1,7 +1,7 @@
 // A seeded permutation that is the same with every standard library: std::shuffle's
 // algorithm is not fixed by the standard (libstdc++ and libc++ give other orders), so the
 // Fisher-Yates is written out over mt19937_64, whose output is fixed. The same algorithm
-// as sft::epoch_order (sft/batching.cpp).
+// everywhere an order is drawn (sft::epoch_order, GRPO prompts and micro-batches).
 #pragma once
 #include <cstdint>
 #include <numeric>
