@@ -18,6 +18,10 @@ namespace rexdrug::agents {
 struct Sampling {
   double temperature = 0.7;
   double top_p = 1.0;
+  // vLLM / local sampler extras (sent to an openai backend only when set: vLLM and
+  // `rexdrug serve` read them, OpenAI's API does not have them).
+  double min_p = 0.0;               // 0 = off
+  double repetition_penalty = 1.0;  // 1 = off
   int max_tokens = 1024;
   long seed = -1;  // -1 = not sent
 };

@@ -12,8 +12,8 @@ namespace {
 
 class HeuristicBackend : public ChatBackend {
  public:
-  HeuristicBackend(AgentRole role, HeuristicJudgeOptions options)
-      : role_(role), options_(std::move(options)) {}
+  HeuristicBackend(AgentRole role, HeuristicJudgeOptions options, bool brief)
+      : role_(role), options_(std::move(options)), brief_(brief) {}
 
   std::string kind() const override { return "heuristic"; }
 
@@ -24,7 +24,7 @@ class HeuristicBackend : public ChatBackend {
                   "(it needs the example, not a free-text prompt)");
     ChatReply reply;  // usage.known stays false: no tokens are spent
     reply.text = role_ == AgentRole::generator
-                     ? heuristic_write(*c->example, c->earlier_comments)
+                     ? heuristic_write(*c->example, c->earlier_comments, brief_)
                      : heuristic_judge(*c->example, c->candidate, options_);
     return reply;
   }
@@ -32,6 +32,7 @@ class HeuristicBackend : public ChatBackend {
  private:
   AgentRole role_;
   HeuristicJudgeOptions options_;
+  bool brief_;  // writer only
 };
 
 
@@ -39,6 +40,8 @@ class HeuristicBackend : public ChatBackend {
 
 std::unique_ptr<ChatBackend> make_heuristic_backend(const Config& block, AgentRole role) {
   HeuristicJudgeOptions o;
+  bool brief = false;
+  if (role == AgentRole::generator) brief = block.get<bool>("brief", false);
   if (role == AgentRole::evaluator) {
     o.min_words = block.get<int>("min_words", o.min_words);
     o.max_words = block.get<int>("max_words", o.max_words);
@@ -51,7 +54,7 @@ std::unique_ptr<ChatBackend> make_heuristic_backend(const Config& block, AgentRo
     }
   }
   block.check_unknown_keys();
-  return std::make_unique<HeuristicBackend>(role, std::move(o));
+  return std::make_unique<HeuristicBackend>(role, std::move(o), brief);
 }
 
 }  // namespace rexdrug::agents

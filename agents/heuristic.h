@@ -24,15 +24,18 @@ struct HeuristicJudgeOptions {
 
 // A completion "<think>\n[1] ...\n</think>\n\n<answer>\n...\n</answer>" for the
 // example. Earlier comments steer retries: "too long" -> shorter quotes;
-// a missing cue -> also search the context paragraph for one.
+// a missing cue -> also search the context paragraph for one. `brief` writes the four
+// sections in a few words each (the drug list, the regimen, the quoted cues, the summary):
+// about a third of the tokens, for small models whose rollouts must be cheap (the demo;
+// judge it with a lower `min_words`).
 std::string heuristic_write(const Example& example,
-                            const std::vector<std::string>& earlier_comments);
+                            const std::vector<std::string>& earlier_comments, bool brief = false);
 
 // A judge reply: {"format": 0-5, ..., "usefulness": 0-5, "comment": "..."}.
 std::string heuristic_judge(const Example& example, const std::string& completion,
                             const HeuristicJudgeOptions& options);
 
-// block = the `heuristic:` sub-block (generator: no keys; evaluator: min_words,
+// block = the `heuristic:` sub-block (generator: brief; evaluator: min_words,
 // max_words, lexicon = path of a drug list, one name a line).
 std::unique_ptr<ChatBackend> make_heuristic_backend(const Config& block, AgentRole role);
 

@@ -133,6 +133,8 @@ class OpenAiBackend : public ChatBackend {
                  {"temperature", r.sampling.temperature}, {"top_p", r.sampling.top_p},
                  {"max_tokens", r.sampling.max_tokens}};
     if (r.sampling.seed >= 0) body["seed"] = r.sampling.seed;
+    if (r.sampling.min_p != 0) body["min_p"] = r.sampling.min_p;
+    if (r.sampling.repetition_penalty != 1) body["repetition_penalty"] = r.sampling.repetition_penalty;
     return body;
   }
 

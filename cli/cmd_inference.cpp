@@ -55,10 +55,10 @@ void add_extract(CLI::App& app) {
   struct Opts {
     ModelFlags m;
     std::string input, output, task = "drugcomb", config, lexicon;
-    bool resume = false, overwrite = false, skip_too_long = false, constrained = false;
+    bool resume = false, overwrite = false, skip_too_long = false, constrained = false, no_prefix_cache = false;
     int batch_size = 8, think_tokens = 512, max_items = 4;
     int64_t max_new_tokens = 1024;
-    float temperature = 0.0f, top_p = 1.0f;
+    float temperature = 0.0f, top_p = 1.0f, min_p = 0.0f, repetition_penalty = 1.0f;
     uint64_t seed = 0;
     long limit = 0;
   };
@@ -78,9 +78,16 @@ void add_extract(CLI::App& app) {
   sub->add_option("--think-tokens", o->think_tokens, "--constrained: think tokens before the answer is forced")->capture_default_str();
   sub->add_option("--max-items", o->max_items, "--constrained: answer items at most")->capture_default_str();
   sub->add_option("--batch-size", o->batch_size, "Rows decoding at once (a finished document's row takes the next one)")->capture_default_str();
+  sub->add_flag("--no-prefix-cache", o->no_prefix_cache,
+                "Prefill every prompt in full (without it the prompts' common head is prefilled once)");
   sub->add_option("--max-new-tokens", o->max_new_tokens, "Tokens per completion at most")->capture_default_str();
   sub->add_option("--temperature", o->temperature, "0 = greedy")->capture_default_str();
   sub->add_option("--top-p", o->top_p, "Nucleus sampling")->capture_default_str();
+  sub->add_option("--min-p", o->min_p, "Keep tokens with probability >= min-p x the largest (0 = off)")
+      ->capture_default_str();
+  sub->add_option("--repetition-penalty", o->repetition_penalty,
+                  "Penalise ids already in the prompt or completion (1 = off; Qwen2.5's default 1.05)")
+      ->capture_default_str();
   sub->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   sub->add_option("--limit", o->limit, "Only the first N documents");
   sub->add_option("--config", o->config, "YAML with these settings (flags given win); see configs/inference/");
@@ -89,8 +96,11 @@ void add_extract(CLI::App& app) {
     x.params.max_new_tokens = o->max_new_tokens;
     x.params.temperature = o->temperature;
     x.params.top_p = o->top_p;
+    x.params.min_p = o->min_p;
+    x.params.repetition_penalty = o->repetition_penalty;
     x.params.seed = o->seed;
     x.batch_size = o->batch_size;
+    x.prefix_cache = !o->no_prefix_cache;
     x.constrained = o->constrained;
     x.constraint.think_tokens = o->think_tokens;
     x.constraint.max_items = o->max_items;
@@ -103,8 +113,11 @@ void add_extract(CLI::App& app) {
       if (given("--max-new-tokens")) x.params.max_new_tokens = o->max_new_tokens;
       if (given("--temperature")) x.params.temperature = o->temperature;
       if (given("--top-p")) x.params.top_p = o->top_p;
+      if (given("--min-p")) x.params.min_p = o->min_p;
+      if (given("--repetition-penalty")) x.params.repetition_penalty = o->repetition_penalty;
       if (given("--seed")) x.params.seed = o->seed;
       if (given("--batch-size")) x.batch_size = o->batch_size;
+      if (given("--no-prefix-cache")) x.prefix_cache = false;
       if (given("--constrained")) x.constrained = o->constrained;
       if (given("--think-tokens")) x.constraint.think_tokens = o->think_tokens;
       if (given("--max-items")) x.constraint.max_items = o->max_items;
@@ -123,6 +136,8 @@ void add_extract(CLI::App& app) {
     std::printf("extracted %ld documents (%ld already done, %ld too long, %ld in the input) in %.1fs, %.1f tokens/s -> %s\n",
                 s.written, s.skipped, s.too_long, s.documents, s.seconds,
                 s.seconds > 0 ? s.generated_tokens / s.seconds : 0.0, x.output.c_str());
+    std::printf("prefill: %ld columns, %ld prompt tokens from the shared-prefix cache\n", s.prefill_columns,
+                s.cached_prompt_tokens);
   });
 }
 
@@ -159,6 +174,8 @@ void add_serve(CLI::App& app) {
   sub->add_option("--extract-max-new-tokens", o->s.extract_max_new_tokens, "Token budget of /v1/extract")->capture_default_str();
   sub->add_option("--batch-window-ms", o->s.batching.window_ms, "How long to collect requests into one batch")->capture_default_str();
   sub->add_option("--max-batch", o->s.batching.max_batch, "Rows decoding at once (queued requests join as rows free up)")->capture_default_str();
+  sub->add_flag_callback("--no-prefix-cache", [o] { o->s.batching.prefix_cache = false; },
+                         "Prefill every request's prompt in full (without it a head shared with earlier requests is reused)");
   sub->add_option("--task", o->task, "Task of /v1/extract: drugcomb or ddi13")->capture_default_str();
   sub->add_flag("--constrained", o->s.constrained, "/v1/extract answers under the grammar");
   sub->add_option("--prompt-style", o->s.prompt.style, "/v1/extract prompt: full or compact (as the model was trained)")

@@ -106,6 +106,8 @@ void add_bench_generate(CLI::App& bench) {
     std::string model, config, modes = "fp32,bf16-autocast,bf16", batches = "1,16";
     int64_t prompt_len = 32, new_tokens = 64;
     int threads = 0;
+    float temperature = 0.8f, top_p = 1.0f, min_p = 0.0f, repetition_penalty = 1.0f;
+    int64_t top_k = 0;
     std::string out;
   };
   auto o = std::make_shared<Opts>();
@@ -120,6 +122,11 @@ void add_bench_generate(CLI::App& bench) {
   sub->add_option("--batches", o->batches, "Batch sizes")->capture_default_str();
   sub->add_option("--prompt-len", o->prompt_len, "Prompt tokens per sequence")->capture_default_str();
   sub->add_option("--new-tokens", o->new_tokens, "Generated tokens per sequence")->capture_default_str();
+  sub->add_option("--temperature", o->temperature, "Sampling temperature (0 = greedy)")->capture_default_str();
+  sub->add_option("--top-k", o->top_k, "Sampling top-k (0 = off)")->capture_default_str();
+  sub->add_option("--top-p", o->top_p, "Sampling top-p (1 = off)")->capture_default_str();
+  sub->add_option("--min-p", o->min_p, "Sampling min-p (0 = off)")->capture_default_str();
+  sub->add_option("--repetition-penalty", o->repetition_penalty, "Repetition penalty (1 = off)")->capture_default_str();
   sub->add_option("--out", o->out, "Also append results as JSONL here");
   sub->callback([o] {
     if (o->threads < 0) throw Error("--threads must be >= 0");
@@ -144,7 +151,11 @@ void add_bench_generate(CLI::App& bench) {
           req.prompts.push_back(prompt);
         }
         req.params.stop_at_eos = false;
-        req.params.temperature = 0.8f;
+        req.params.temperature = o->temperature;
+        req.params.top_k = o->top_k;
+        req.params.top_p = o->top_p;
+        req.params.min_p = o->min_p;
+        req.params.repetition_penalty = o->repetition_penalty;
         req.params.max_new_tokens = 4;
         generate::generate(*m, req);  // warm-up
         req.params.max_new_tokens = o->new_tokens;

@@ -61,6 +61,15 @@ RunSummary run_pipeline(const PipelineConfig& p, const RunOptions& o) {
     if (fs::exists(done_path)) {
       json done = read_done(p, stage);
       const bool reuse = reused.count(stage) > 0;
+      // A finished stage is kept only if it was made by this config: after an edit that
+      // changes what it decides (its block, the prompt, the seed, a stage it reads), keeping
+      // it would mix outputs of two configs without a word. (Reused stages: checked above.)
+      if (!reuse && done.contains("config")) {
+        const std::string diff = fingerprint_difference(done["config"], stage_fingerprint(p, stage));
+        if (!diff.empty())
+          throw Error(p.file + ": stage " + stage + " in " + p.stage_dir(stage) + " was run with another config (" +
+                      diff + "): rerun it with --from " + stage + ", or give another run_dir");
+      }
       log::info("stage " + stage + ": " +
                 (reuse ? "reused from " + done.value("reused_from", std::string()) + " (not run here)"
                        : "done in an earlier run (" + format_duration(done.value("seconds", 0.0)) + "), skipped"));

@@ -17,7 +17,9 @@ json extract_json(const ExtractSettings& s) {
   const auto& x = s.x;
   auto dec = [](float v) { return std::stod(std::to_string(v)); };
   return {{"sampling", {{"temperature", dec(x.params.temperature)}, {"top_p", dec(x.params.top_p)},
-                        {"top_k", x.params.top_k}, {"max_new_tokens", x.params.max_new_tokens},
+                        {"top_k", x.params.top_k}, {"min_p", dec(x.params.min_p)},
+                        {"repetition_penalty", dec(x.params.repetition_penalty)},
+                        {"max_new_tokens", x.params.max_new_tokens},
                         {"seed", x.params.seed}}},
           {"batch_size", x.batch_size}, {"constrained", x.constrained},
           {"think_tokens", x.constraint.think_tokens}, {"max_items", x.constraint.max_items},

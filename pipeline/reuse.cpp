@@ -81,7 +81,7 @@ std::string first_difference(const json& a, const json& b, const std::string& at
   return at + ": " + show(a) + " there, " + show(b) + " here";
 }
 
-std::string difference(const json& theirs, const json& ours) {
+std::string difference_of(const json& theirs, const json& ours) {
   for (const char* part : {"top", "blocks"}) {
     const std::string d = first_difference(theirs.value(part, json::object()), ours.value(part, json::object()), "");
     if (!d.empty()) return d;
@@ -163,6 +163,10 @@ void read_ablation_keys(const Config& top, PipelineConfig& p) {
   }
 }
 
+std::string fingerprint_difference(const json& recorded, const json& current) {
+  return difference_of(recorded, current);
+}
+
 json stage_fingerprint(const PipelineConfig& p, const std::string& stage) {
   std::set<std::string> stages;
   collect(p, stage, stages);
@@ -198,7 +202,7 @@ std::set<std::string> link_reused_stages(const PipelineConfig& p) {
       if (!other) other = load_pipeline_config(p.reuse_dir + "/pipeline.yaml", {});
       done["config"] = stage_fingerprint(*other, s);
     }
-    const std::string diff = difference(done["config"], stage_fingerprint(p, s));
+    const std::string diff = difference_of(done["config"], stage_fingerprint(p, s));
     if (!diff.empty())
       throw Error(p.file + ": reuse: stage " + s + " of " + p.reuse_dir + " ran with another config (" + diff +
                   "): it cannot be reused; take " + s + " out of reuse.stages");

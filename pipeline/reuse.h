@@ -31,6 +31,10 @@ void read_ablation_keys(const Config& top, PipelineConfig& p);
 // those stages ran. Written into done.json ("config") and compared before a stage is reused.
 nlohmann::json stage_fingerprint(const PipelineConfig& p, const std::string& stage);
 
+// The first key where two fingerprints differ ("prompt.entities_in_prompt: unset there, true
+// here"), or "" when they agree.
+std::string fingerprint_difference(const nlohmann::json& recorded, const nlohmann::json& current);
+
 // Checks every stage of reuse.stages (finished in reuse.run_dir, same fingerprint, and the
 // stages it reads from reused too) and links it into p's run folder: a folder whose entries
 // are symlinks to the other run's and whose done.json is the other run's plus

@@ -17,14 +17,19 @@ namespace rexdrug::rl {
 // `solution` (eval::score_heldout, as SFT's eval.generate), as flat metrics keys:
 // drugcomb: eval_f1_{pos,any}_{exact,partial}, eval_p_..., eval_r_...;
 // ddi13: eval_micro_f1, eval_micro_p, eval_micro_r, eval_macro_f1.
-// Also eval_parse_ok (fraction of completions that parse without a problem).
+// Also eval_parse_ok (fraction of completions that parse without a problem). `prefix`
+// replaces "eval_" in every key.
 // Error when a prompt's solution does not parse, or the two lists differ in length.
 nlohmann::json benchmark_scores(const std::vector<Prompt>& prompts, const std::vector<std::string>& completions,
-                                Task task);
+                                Task task, const std::string& prefix = "eval_");
 
 // Greedy completions of the prompts (at most max_new_tokens each), scored with
-// ctx.scorer (eval_reward, eval_reward_<component>) and benchmark_scores.
+// ctx.scorer (eval_reward, eval_reward_<component>) and benchmark_scores. With
+// ctx.config.num_generations_eval > 0 also that many samples per prompt under the rollout
+// sampling settings, drawn from `seed`'s streams (the same at every call and on every
+// machine), scored over all samples under the same names with eval_sampled_ (plus
+// eval_sampled_completions).
 nlohmann::json evaluate_policy(model::Decoder& policy, const std::vector<Prompt>& prompts, const GrpoContext& ctx,
-                               int64_t max_new_tokens, Task task);
+                               int64_t max_new_tokens, Task task, uint64_t seed);
 
 }  // namespace rexdrug::rl

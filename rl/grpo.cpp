@@ -48,10 +48,9 @@ std::vector<Rollout> sample_groups(GrpoContext& ctx, const std::vector<Prompt>& 
   generate::GenerateRequest req;
   for (const Prompt& p : prompts) req.prompts.push_back(p.ids);
   req.params.max_new_tokens = c.max_completion_length;
-  req.params.temperature = c.temperature;
-  req.params.top_p = c.top_p;
-  req.params.top_k = c.top_k;
+  set_rollout_sampling(c, req.params);
   req.params.num_samples = c.num_generations;
+  req.prefix_cache = c.prefix_cache;
   req.params.seed = seed;
   req.params.first_stream = first_prompt;  // streams keyed by the step's prompt index
   req.params.stop_token_ids = c.stop_token_ids;
@@ -273,6 +272,14 @@ double max_lora_dropout(model::Decoder& m) {
 }
 
 }  // namespace
+
+void set_rollout_sampling(const GrpoConfig& c, generate::SamplingParams& p) {
+  p.temperature = c.temperature;
+  p.top_p = c.top_p;
+  p.top_k = c.top_k;
+  p.min_p = c.min_p;
+  p.repetition_penalty = c.repetition_penalty;
+}
 
 int64_t updates_per_step(const GrpoConfig& c, int64_t prompts_per_step) {
   const int64_t n = prompts_per_step * c.num_generations;

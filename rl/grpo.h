@@ -64,7 +64,13 @@ struct GrpoConfig {
   float temperature = 0.7f;
   float top_p = 1.0f;
   int64_t top_k = 0;
+  float min_p = 0.0f;               // 0 = off (generate::SamplingParams)
+  float repetition_penalty = 1.0f;  // 1 = off
   int64_t max_completion_length = 2048;
+  // Held-out evaluation: besides the greedy pass, this many samples per prompt with the
+  // rollout sampling (eval_sampled_* metrics); 0 = off.
+  int64_t num_generations_eval = 0;
+  bool prefix_cache = true;  // rollouts: GenerateRequest::prefix_cache (prompts share their head)
   std::vector<int> stop_token_ids;  // besides the model's eos ids
   AdvantageConfig advantages;       // estimator, scale_rewards, multi_objective_aggregation
   bool mask_truncated_completions = false;  // completions cut by the length limit: no loss
@@ -87,6 +93,10 @@ struct GrpoConfig {
 // ceil(prompts_per_step x num_generations / mini_batch_size). The lr schedule counts
 // updates (as TRL's scheduler does): update u of step s has index s x this + u.
 int64_t updates_per_step(const GrpoConfig& config, int64_t prompts_per_step);
+
+// The rollouts' sampling knobs (temperature, top_p, top_k, min_p, repetition_penalty) into
+// p: the rollouts and the sampled held-out evaluation draw alike.
+void set_rollout_sampling(const GrpoConfig& config, generate::SamplingParams& p);
 
 // The pieces one step works with. `reference` is used when beta != 0: nullptr with LoRA
 // means the policy with its adapters disabled.

@@ -1,5 +1,7 @@
 #include "rl/options.h"
 
+#include <cmath>
+
 #include "core/train/config_blocks.h"
 #include "core/train/run.h"
 #include "reward/reward_function.h"
@@ -53,7 +55,13 @@ GrpoOptions parse_grpo_options(const Config& root) {
   c.temperature = float(in_range(g, "temperature", 0.7, 1e-3, 10.0));
   c.top_p = float(in_range(g, "top_p", 0.9, 1e-3, 1.0));
   c.top_k = at_least(g, "top_k", 0, 0);
+  c.min_p = float(in_range(g, "min_p", 0.0, 0.0, 1.0));
+  c.repetition_penalty = g.get<float>("repetition_penalty", 1.0f);
+  if (!(c.repetition_penalty > 0) || std::isinf(c.repetition_penalty))  // NaN fails the first test
+    throw g.error("repetition_penalty", "must be a finite number > 0 (1 = off)");
+  c.num_generations_eval = at_least(g, "num_generations_eval", 0, 0);
   c.max_completion_length = at_least(g, "max_completion_length", 2048);
+  c.prefix_cache = g.get<bool>("prefix_cache", true);
   o.prompts_per_step = at_least(g, "prompts_per_step", 4);
   c.loss.beta = in_range(g, "beta", 0.04, 0.0, 1e6);
   const double eps = in_range(g, "epsilon", 0.2, 0.0, 10.0);
@@ -130,7 +138,10 @@ nlohmann::json options_json(const GrpoOptions& o) {
                     {"truncation", o.data.truncation}}},
           {"reward", {{"from", o.reward_where}, {"task", task_name(fn.task())}, {"components", components}}},
           {"grpo", {{"num_generations", c.num_generations}, {"temperature", dec(c.temperature)}, {"top_p", dec(c.top_p)},
-                    {"top_k", c.top_k}, {"max_completion_length", c.max_completion_length},
+                    {"top_k", c.top_k}, {"min_p", dec(c.min_p)},
+                    {"repetition_penalty", dec(c.repetition_penalty)},
+                    {"max_completion_length", c.max_completion_length},
+                    {"num_generations_eval", c.num_generations_eval},
                     {"prompts_per_step", o.prompts_per_step}, {"beta", c.loss.beta},
                     {"epsilon_low", c.loss.eps_low}, {"epsilon_high", c.loss.eps_high},
                     {"loss_type", name_of(c.loss.loss_type)},

@@ -275,7 +275,10 @@ GrpoResult run_grpo(const Config& config, const GrpoFlags& caller_flags) {
   if (!eval_prompts.empty())
     hooks.evaluate = [&](int64_t at_step) {
       if (!flags.rank.is_main()) return nlohmann::json();
-      nlohmann::json line = evaluate_policy(*policy, eval_prompts, ctx, eval_tokens, reward_fn.task());
+      // The sampled evaluation draws from streams of its own (the rollouts' seeds are
+      // o.seed x 1000003 + step), the same at every evaluation.
+      nlohmann::json line = evaluate_policy(*policy, eval_prompts, ctx, eval_tokens, reward_fn.task(),
+                                            o.seed ^ 0x5A4D91E7E1ull);
       result.eval_reward = line["eval_reward"].get<double>();
       log::info("step " + std::to_string(at_step) + ": held-out reward " + std::to_string(result.eval_reward));
       return line;

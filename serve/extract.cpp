@@ -111,10 +111,13 @@ void read_extract_config(const Config& c, ExtractOptions& x) {
     x.params.top_p = s.get<float>("top_p", x.params.top_p);
     x.params.top_k = s.get<int64_t>("top_k", x.params.top_k);
     if (x.params.top_k < 0) throw s.error("top_k", "must be >= 0 (0: off)");
+    x.params.min_p = s.get<float>("min_p", x.params.min_p);
+    x.params.repetition_penalty = s.get<float>("repetition_penalty", x.params.repetition_penalty);
     x.params.seed = s.get<uint64_t>("seed", x.params.seed);
     s.check_unknown_keys();
   }
   x.batch_size = c.get<int>("batch_size", x.batch_size);
+  x.prefix_cache = c.get<bool>("prefix_cache", x.prefix_cache);
   x.constrained = c.get<bool>("constrained", x.constrained);
   x.constraint.think_tokens = c.get<int>("think_tokens", x.constraint.think_tokens);
   x.constraint.max_items = c.get<int>("max_items", x.constraint.max_items);
@@ -130,6 +133,11 @@ void check_extract_options(const ExtractOptions& o) {
     throw Error("temperature (--temperature) must be a finite number >= 0 (0 = greedy), got " +
                 std::to_string(p.temperature));
   if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("top_p (--top-p) must be in (0, 1], got " + std::to_string(p.top_p));
+  if (!(p.min_p >= 0 && p.min_p <= 1))
+    throw Error("min_p (--min-p) must be in [0, 1] (0 = off), got " + std::to_string(p.min_p));
+  if (!(p.repetition_penalty > 0) || !std::isfinite(p.repetition_penalty))
+    throw Error("repetition_penalty (--repetition-penalty) must be a finite number > 0 (1 = off), got " +
+                std::to_string(p.repetition_penalty));
   if (!o.resume && !o.overwrite && file_exists(o.output) && std::filesystem::file_size(o.output) > 0)
     throw Error(o.output + " exists and holds predictions: pass --resume to continue it or --overwrite to replace it");
 }
@@ -177,6 +185,7 @@ ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
   req.params = o.params;
   req.params.num_samples = 1;
   req.slots = o.batch_size;
+  req.prefix_cache = o.prefix_cache;
   req.prompts = std::move(prompts);
   // Grammar state per document, made when it starts and dropped when it ends.
   std::map<size_t, std::unique_ptr<BatchConstraint>> constraints;
@@ -209,7 +218,11 @@ ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
     std::snprintf(extra, sizeof extra, "%.1f tok/s", summary.generated_tokens / std::max(since_start(), 1e-9));
     progress.advance(1, extra);
   };
-  if (!req.prompts.empty()) engine.run(req);
+  if (!req.prompts.empty()) {
+    generate::GenerateResult res = engine.run(req);
+    summary.prefill_columns = static_cast<long>(res.prefill_columns);
+    summary.cached_prompt_tokens = static_cast<long>(res.cached_prompt_tokens);
+  }
   progress.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return summary;

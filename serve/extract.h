@@ -30,6 +30,7 @@ struct ExtractOptions {
   bool skip_too_long = false;  // leave out documents whose prompt + max_new_tokens exceed the
                                // model's positions (counted), instead of refusing the run
   int batch_size = 8;
+  bool prefix_cache = true;  // GenerateRequest::prefix_cache (the prompts share their head)
   generate::SamplingParams params;  // stop ids are added by the engine
   bool constrained = false;
   generate::ConstraintOptions constraint;
@@ -45,6 +46,7 @@ struct ExtractSummary {
   long written = 0;
   long generated_tokens = 0;
   double seconds = 0;
+  long prefill_columns = 0, cached_prompt_tokens = 0;  // GenerateResult's prefill counters
 };
 
 // Settings that need no model (batch size, sampling values, an existing output): Error
@@ -54,7 +56,7 @@ void check_extract_options(const ExtractOptions& options);
 ExtractSummary run_extract(Engine& engine, const ExtractOptions& options);
 
 // Reads the keys of an extract config (configs/inference/extract.yaml: sampling, batch_size,
-// constrained, think_tokens, max_items, prompt) into `options`; keys absent keep their value.
+// prefix_cache, constrained, think_tokens, max_items, prompt) into `options`; keys absent keep their value.
 // Does not check for unknown keys: callers may read more keys from the same block.
 void read_extract_config(const Config& config, ExtractOptions& options);
 

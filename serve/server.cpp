@@ -21,6 +21,7 @@
 #include "core/util/log.h"
 #include "core/util/text.h"
 #include "serve/extract.h"
+#include "serve/metrics.h"
 
 namespace rexdrug::serve {
 
@@ -109,23 +110,40 @@ struct InFlight {
   }
 };
 
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One request in flight. Once its job is submitted, the slot also records the request's
+// end in the metrics: finish(status) where the reply is decided, else 499 when the slot
+// is let go (a stream whose client left). Used by the request's connection thread only.
 struct Slot {
-  explicit Slot(InFlight& f) : flight(f) {}
+  Slot(InFlight& f, Metrics& m, std::string path) : flight(f), metrics(m), endpoint(std::move(path)) {}
   ~Slot() {
+    finish(499);
     {
       std::lock_guard<std::mutex> lock(flight.mutex);
       --flight.count;
     }
     flight.cv.notify_all();
   }
+  void finish(int status) {
+    if (!submitted || recorded) return;
+    recorded = true;
+    metrics.finished(endpoint, status, seconds_since(accepted));
+  }
   InFlight& flight;
+  Metrics& metrics;
+  std::string endpoint;
+  Clock::time_point accepted = Clock::now();
+  bool submitted = false;  // its job went to the batcher
+  bool streaming = false;  // its end is recorded by the stream, not by post()
+  bool recorded = false;
 };
 
-std::shared_ptr<Slot> take_slot(InFlight& f, int limit) {
+std::shared_ptr<Slot> take_slot(InFlight& f, int limit, Metrics& m, const std::string& endpoint) {
   std::lock_guard<std::mutex> lock(f.mutex);
   if (f.count >= limit) return nullptr;
   ++f.count;
-  return std::make_shared<Slot>(f);
+  return std::make_shared<Slot>(f, m, endpoint);
 }
 
 json parse_body(const std::string& text) {
@@ -204,6 +222,9 @@ ChatRequest parse_chat(const json& body, const ServerOptions& o) {
   }
   r.params.temperature = static_cast<float>(number_field(body, "temperature", 0, 2, 1.0));
   r.params.top_p = static_cast<float>(number_field(body, "top_p", 1e-6, 1, 1.0));
+  // vLLM's extra sampling fields (0 / 1 = off).
+  r.params.min_p = static_cast<float>(number_field(body, "min_p", 0, 1, 0.0));
+  r.params.repetition_penalty = static_cast<float>(number_field(body, "repetition_penalty", 0.01, 10, 1.0));
   long long max_tokens = int_field(body, "max_completion_tokens", 1, o.max_tokens_limit, o.default_max_tokens);
   r.params.max_new_tokens = int_field(body, "max_tokens", 1, o.max_tokens_limit, max_tokens);
   r.max_tokens_given = has_field(body, "max_tokens") || has_field(body, "max_completion_tokens");
@@ -275,6 +296,7 @@ struct Server::Impl {
   Engine& engine;
   ServerOptions o;
   ConnectionServer http;
+  Metrics metrics;  // before the batcher: its worker reports here until it is joined
   Batcher batcher;
   InFlight flight;
   std::atomic<long> next_id{1};
@@ -347,17 +369,25 @@ struct Server::Impl {
 
   // A POST endpoint: auth before the body is read, then the body, the fault plan (tests),
   // the shutdown check and the concurrency slot; 400 for errors the handler throws.
+  // Metrics: every request is received, then either rejected (answered without a job) or
+  // finished (its job ran; a stream records its own end).
   void post(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
             bool fault_plan, const std::function<void(const json&, std::shared_ptr<Slot>)>& handler) {
-    if (!authorised(req, res)) return;
+    metrics.received(req.path);
+    auto reject = [&] { metrics.rejected(req.path, res.status); };
+    if (!authorised(req, res)) return reject();
     std::string text;
-    if (!read_body(req, res, reader, text)) return;
-    if (fault_plan && injected_fault(res)) return;
-    if (draining) return send_error_and_close(res, 503, "the server is shutting down");
-    auto slot = take_slot(flight, o.max_concurrency);
+    if (!read_body(req, res, reader, text)) return reject();
+    if (fault_plan && injected_fault(res)) return reject();
+    if (draining) {
+      send_error_and_close(res, 503, "the server is shutting down");
+      return reject();
+    }
+    auto slot = take_slot(flight, o.max_concurrency, metrics, req.path);
     if (!slot) {
       res.set_header("Retry-After", "1");
-      return send_error(res, 429, "too many concurrent requests (limit " + std::to_string(o.max_concurrency) + ")");
+      send_error(res, 429, "too many concurrent requests (limit " + std::to_string(o.max_concurrency) + ")");
+      return reject();
     }
     try {
       handler(parse_body(text), slot);
@@ -365,7 +395,13 @@ struct Server::Impl {
       send_error(res, 400, e.what());
     } catch (const Error& e) {
       send_error(res, 400, e.what());
+    } catch (...) {  // the exception handler answers 500
+      res.status = 500;
+      slot->submitted ? slot->finish(500) : reject();
+      throw;
     }
+    if (!slot->submitted) reject();
+    else if (!slot->streaming) slot->finish(res.status == -1 ? 200 : res.status);  // -1: httplib's 200
   }
 
   // Tests only: the planned reply for this chat request, if it is a fault.
@@ -402,7 +438,9 @@ struct Server::Impl {
     return job;
   }
 
-  void submit(const std::shared_ptr<Job>& job) {
+  void submit(const std::shared_ptr<Job>& job, Slot& slot) {
+    slot.submitted = true;
+    watch(*job, slot.accepted);
     {
       std::lock_guard<std::mutex> lock(jobs_mutex);
       jobs.erase(std::remove_if(jobs.begin(), jobs.end(), [](const std::weak_ptr<Job>& w) { return w.expired(); }),
@@ -410,6 +448,31 @@ struct Server::Impl {
       jobs.push_back(job);
     }
     batcher.submit(job);
+  }
+
+  // What the batcher's worker reports for /metrics: the first token (time to it; the
+  // prompt is then processed), every token, each choice's finish reason. Wraps the
+  // job's own on_token (streams). A choice's last token is counted when the choice
+  // completes, not from on_token: generate reports the step's tokens after it has ended
+  // the choices that finished in it, and by then the client may have its reply (and
+  // scrape /metrics). Both callbacks run on the worker thread.
+  void watch(Job& job, Clock::time_point accepted) {
+    auto inner = std::move(job.on_token);
+    const long prompt_tokens = static_cast<long>(job.prompt.size());
+    auto first = std::make_shared<bool>(true);
+    auto count_token = [this, accepted, prompt_tokens, first] {
+      if (*first) metrics.first_token(seconds_since(accepted), prompt_tokens);
+      *first = false;
+      metrics.generated_token();
+    };
+    job.on_token = [inner, count_token](int64_t s, int token, bool finished) {
+      if (!finished) count_token();
+      if (inner) inner(s, token, finished);
+    };
+    job.on_complete = [this, count_token](int64_t, const generate::Completion& c) {
+      if (c.finish_reason != "cancelled" && !c.tokens.empty()) count_token();  // its last token
+      metrics.completion(c.finish_reason);
+    };
   }
 
   int cancel_all() {
@@ -458,7 +521,7 @@ struct Server::Impl {
     ChatRequest cr = parse_chat(body, o);
     auto job = make_job(engine.prompt_ids(cr.messages), cr.params, cr.max_tokens_given);
     if (cr.stream) return chat_stream(job, res, slot);
-    submit(job);
+    submit(job, *slot);
     if (!await(*job, res)) return;
     json choices = json::array();
     long completion_tokens = 0;
@@ -490,7 +553,8 @@ struct Server::Impl {
     };
     size_t holdback = 0;
     for (const std::string& s : job->params.stop_strings) holdback = std::max(holdback, s.size() - 1);
-    submit(job);
+    slot->streaming = true;
+    submit(job, *slot);
 
     std::string id = completion_id();
     long long created = now_seconds();
@@ -545,9 +609,12 @@ struct Server::Impl {
           if (self->cancelling && (job->cancelled || !done)) {
             job->cancelled = true;  // (when not done) end its batch row too
             out = sse_error(kShutdownMessage, 503);
+            slot->finish(503);
           } else if (!job->error.empty()) {
             out = sse_error("generation failed", 500);
+            slot->finish(500);
           } else {
+            slot->finish(200);  // before [DONE]: a client that has it sees the request counted
             for (size_t s = 0; s < job->completions.size(); ++s) {
               std::string text = self->engine.completion_text(job->completions[s]);
               size_t sent = std::min(state->choices[s].sent, text.size());
@@ -569,7 +636,7 @@ struct Server::Impl {
     }).detach();
   }
 
-  void extract(const json& body, httplib::Response& res) {
+  void extract(const json& body, httplib::Response& res, Slot& slot) {
     if (!body.contains("sentence") || !body["sentence"].is_string() ||
         trim(body["sentence"].get<std::string>()).empty())
       throw BadRequest("field 'sentence' must be a non-empty string");
@@ -591,7 +658,7 @@ struct Server::Impl {
                                                             engine.stop_ids(), grammar, o.constraint);
       job->allowed = [c](int64_t, const std::vector<int>& tokens) { return c->allowed(tokens); };
     }
-    submit(job);
+    submit(job, slot);
     if (!await(*job, res)) return;
     std::string text = engine.completion_text(job->completions.at(0));
     ParsedCompletion parsed = parse_completion(text, o.task);
@@ -617,7 +684,7 @@ struct Server::Impl {
     if (conn) conn->request_read();
     const bool body = q.has_header("Content-Length") || q.has_header("Transfer-Encoding");
     if ((q.method == "GET" || q.method == "HEAD") && !body) return httplib::Server::HandlerResponse::Unhandled;
-    if (post_path || q.path == "/health" || q.path == "/v1/models")
+    if (post_path || q.path == "/health" || q.path == "/metrics" || q.path == "/v1/models")
       send_error_and_close(r, 405, "method " + q.method + " not allowed on " + q.path);
     else
       send_error_and_close(r, 404, "no such endpoint");
@@ -635,6 +702,10 @@ struct Server::Impl {
     // "Expect: 100-continue" with a declared length over the limit: 413 before the body.
     http.set_expect_100_continue_handler([this](const httplib::Request& q, httplib::Response& r) {
       if (declared_length_status(q) != 413) return 100;
+      if (q.method == "POST" && (q.path == "/v1/chat/completions" || q.path == "/v1/extract")) {
+        metrics.received(q.path);
+        metrics.rejected(q.path, 413);
+      }
       send_error_and_close(r, 413, "request body too large (limit " + std::to_string(o.max_body_bytes) + " bytes)");
       return 413;
     });
@@ -643,7 +714,7 @@ struct Server::Impl {
                 post(q, r, read, true, [&](const json& body, std::shared_ptr<Slot> slot) { chat(body, r, slot); });
               });
     http.Post("/v1/extract", [this](const httplib::Request& q, httplib::Response& r, const httplib::ContentReader& read) {
-      post(q, r, read, false, [&](const json& body, std::shared_ptr<Slot>) { extract(body, r); });
+      post(q, r, read, false, [&](const json& body, std::shared_ptr<Slot> slot) { extract(body, r, *slot); });
     });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
       int active;
@@ -658,6 +729,27 @@ struct Server::Impl {
       if (!o.fault_plan.empty()) out["faults_sent"] = faults_sent.load();
       if (draining) r.status = 503;
       r.set_content(out.dump(), "application/json");
+    });
+    // Like /health it takes no concurrency slot (a full server still answers), but it needs
+    // the bearer token when one is set: traffic counts are the operator's business
+    // (Prometheus sends it with `authorization: {credentials: ...}`).
+    http.Get("/metrics", [this](const httplib::Request& q, httplib::Response& r) {
+      if (!authorised(q, r)) return;
+      Readings now;
+      {
+        std::lock_guard<std::mutex> lock(flight.mutex);
+        now.in_flight = flight.count;
+      }
+      now.waiting = batcher.waiting();
+      now.running = batcher.running();
+      now.busy_rows = batcher.busy_rows();
+      now.slots = o.batching.max_batch;
+      now.max_concurrency = o.max_concurrency;
+      now.open_connections = http.open_connections();
+      now.refused_connections = http.refused_connections();
+      now.client_cancels = client_cancels.load();
+      now.batches = batcher.batches_run();
+      r.set_content(metrics.render(now), "text/plain; version=0.0.4; charset=utf-8");
     });
     http.Get("/v1/models", [this](const httplib::Request& q, httplib::Response& r) {
       if (!authorised(q, r)) return;

@@ -45,6 +45,11 @@ void Batcher::submit(std::shared_ptr<Job> job) {
   cv_.notify_all();
 }
 
+long Batcher::waiting() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<long>(queue_.size());
+}
+
 void Batcher::loop() {
   for (;;) {
     {
@@ -76,6 +81,7 @@ void Batcher::run_call() {
   }
   GenerateRequest req;
   req.slots = slots;
+  req.prefix_cache = options_.prefix_cache;
   // Called between decoding steps whenever rows are free: the queue's head requests
   // that fit, in order (a cancelled one is answered and skipped).
   req.more = [&](int64_t free) {
@@ -95,6 +101,8 @@ void Batcher::run_call() {
       free -= n;
       job->completions.assign(size_t(n), {});
       left[job.get()] = n;
+      ++running_;
+      busy_rows_ += n;
       for (int64_t s = 0; s < n; ++s) rows.push_back({job, s});
       out.push_back({job->prompt, job->params});
     }
@@ -114,8 +122,11 @@ void Batcher::run_call() {
   req.on_finish = [&](size_t c, const Completion& done) {
     const Row& r = rows[c];
     r.job->completions[size_t(r.sample)] = done;
+    if (r.job->on_complete) r.job->on_complete(r.sample, done);
+    --busy_rows_;  // before finish(): a client that has its reply sees the row free
     if (--left[r.job.get()] == 0) {
       left.erase(r.job.get());
+      --running_;
       r.job->finish();
     }
   };
@@ -125,6 +136,8 @@ void Batcher::run_call() {
   } catch (const std::exception& e) {
     log::error(std::string("generate failed: ") + e.what());
     for (auto& [job, n] : left) {
+      busy_rows_ -= n;
+      --running_;
       job->error = e.what();
       job->finish();
     }

@@ -27,6 +27,9 @@ struct Job {
   std::function<void(int64_t sample, int token, bool finished)> on_token;
   // Optional constraint for sample s (see generate's allowed_tokens).
   std::function<std::vector<int>(int64_t sample, const std::vector<int>& tokens)> allowed;
+  // Optional: called from the worker when sample s ends, with its completion (any finish
+  // reason; the server's metrics count them).
+  std::function<void(int64_t sample, const Completion& done)> on_complete;
   std::atomic<bool> cancelled{false};
 
   // Filled by the worker, then `done` is set.
@@ -45,6 +48,7 @@ struct Job {
 struct BatcherOptions {
   int window_ms = 5;   // how long to collect requests after the first one
   int max_batch = 16;  // rows decoding at once (a request with n choices takes n)
+  bool prefix_cache = true;  // GenerateRequest::prefix_cache: requests reuse a shared prompt head
 };
 
 class Batcher {
@@ -53,6 +57,11 @@ class Batcher {
   ~Batcher();
   void submit(std::shared_ptr<Job> job);
   long batches_run() const { return batches_; }  // generate() calls
+  // For /metrics, read at any time: jobs queued, jobs with rows in the running call, and
+  // rows decoding (a job with n choices has n until each ends).
+  long waiting() const;
+  long running() const { return running_; }
+  long busy_rows() const { return busy_rows_; }
 
  private:
   void loop();
@@ -60,11 +69,12 @@ class Batcher {
 
   Engine& engine_;
   BatcherOptions options_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
   bool stop_ = false;
   std::atomic<long> batches_{0};
+  std::atomic<long> running_{0}, busy_rows_{0};
   std::thread worker_;
 };
 

@@ -9,8 +9,10 @@
 #include <random>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "core/generate/kv_slots.h"
+#include "core/generate/sampling.h"
 #include "core/util/error.h"
 
 namespace rexdrug::generate {
@@ -37,18 +39,10 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// Uniform in [0, 1) from the top 53 bits: the same numbers with every standard library.
-double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * (1.0 / 9007199254740992.0); }
-
 void check_sampling(const SamplingParams& p, bool can_detokenize) {
   if (p.max_new_tokens < 1) throw Error("generate: max_new_tokens must be >= 1");
   if (p.num_samples < 1) throw Error("generate: num_samples must be >= 1");
-  if (p.top_k < 0) throw Error("generate: top_k must be >= 0");
-  // NaN would pass a "> 0" test and sample from NaN probabilities.
-  if (!(p.temperature >= 0) || std::isinf(p.temperature))
-    throw Error("generate: temperature must be a finite number >= 0 (0 = greedy), got " +
-                std::to_string(p.temperature));
-  if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("generate: top_p must be in (0, 1]");
+  check_sampling_values(p);
   if (!p.stop_strings.empty() && !can_detokenize)
     throw Error("generate: stop_strings need a detokenize callback");
 }
@@ -65,48 +59,6 @@ void check_request(const GenerateRequest& req) {
     if (req.prompts[i].empty()) throw Error("generate: prompt " + std::to_string(i) + " is empty");
 }
 
-// Picks the next token of every row. logits (A, V) fp32; u (A) uniforms in [0, 1).
-// Returns the tokens (A) int64.
-torch::Tensor choose_tokens(const torch::Tensor& logits, const SamplingParams& p, const torch::Tensor& u) {
-  if (p.temperature <= 0) return logits.argmax(-1);
-  torch::Tensor probs = torch::softmax(logits / p.temperature, -1);  // (A, V)
-  torch::Tensor order;                                                // (A, V) vocab ids
-  if (p.top_k > 0 || p.top_p < 1) {
-    auto sorted = probs.sort(-1, /*descending=*/true);
-    probs = std::get<0>(sorted);
-    order = std::get<1>(sorted);
-    if (p.top_k > 0 && p.top_k < probs.size(-1))
-      probs.narrow(-1, p.top_k, probs.size(-1) - p.top_k).zero_();
-    if (p.top_p < 1) {
-      // Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-      torch::Tensor before = probs.cumsum(-1) - probs;  // mass of the better tokens
-      probs = probs.masked_fill(before >= p.top_p, 0.0);
-    }
-  }
-  // Inverse CDF: the first index whose cumulative mass exceeds u * total.
-  torch::Tensor cdf = probs.cumsum(-1);                                // (A, V)
-  torch::Tensor target = (u * cdf.select(-1, -1)).unsqueeze(-1);      // (A, 1)
-  torch::Tensor index = (cdf <= target).sum(-1).clamp_max(probs.size(-1) - 1);  // (A)
-  // Never land on a filtered-out token at the top edge (zero-mass tail).
-  index = torch::minimum(index, (probs > 0).to(torch::kLong).cumsum(-1).argmax(-1));
-  return order.defined() ? order.gather(-1, index.unsqueeze(-1)).squeeze(-1) : index;
-}
-
-// Tokens (A) and their log-probs (A) for rows sharing one set of sampling values.
-std::pair<torch::Tensor, torch::Tensor> sample_rows(const torch::Tensor& logits, const torch::Tensor& masked,
-                                                    const SamplingParams& p, const torch::Tensor& u) {
-  torch::Tensor tokens = choose_tokens(masked, p, u);
-  torch::Tensor lp_source = p.logprobs_at_temperature && p.temperature > 0 ? logits / p.temperature : logits;
-  torch::Tensor lps = torch::log_softmax(lp_source, -1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1);
-  return {tokens, lps};
-}
-
-// Rows can share one sampling call when these values match.
-using SamplingKey = std::tuple<float, int64_t, float, bool>;
-SamplingKey sampling_key(const SamplingParams& p) {
-  return {p.temperature, p.top_k, p.top_p, p.logprobs_at_temperature};
-}
-
 // One prompt (a static prompt or a submission) and its settings.
 struct Entry {
   const std::vector<int>* prompt;
@@ -117,14 +69,31 @@ struct Entry {
 };
 
 // A group of admitted prompts being prefilled (left-padded, prefill_chunk columns a step).
+// With the shared-prefix cache each row is [prefix][padding][rest of the prompt]: the
+// first `prefix` columns are copied from the shared row, `ids` hold only the rest.
 struct Incoming {
   std::vector<size_t> entries;
-  torch::Tensor ids, mask;  // (k, L)
+  torch::Tensor ids, mask;  // (k, L - prefix)
+  int64_t prefix = 0;       // leading prompt columns taken from the shared prefix row
+  int64_t capacity = 0;     // columns of `cache`
   model::KVCache cache{0};
-  int64_t done = 0;         // columns prefilled
+  int64_t done = 0;         // columns of ids prefilled
   torch::Tensor logits;     // (k, V) after the last chunk
+  // When the group shares more than the cached prefix holds: the cached prefix extended
+  // by `shared_ids` (1, n) first, prefilled in chunks like the rows.
+  std::vector<int> shared_tokens;
+  torch::Tensor shared_ids;
+  model::KVCache shared{0};
+  int64_t shared_done = 0;
   bool complete() const { return done == ids.size(1); }
 };
+
+// Length of the common start of a and b, at most `cap`.
+int64_t common_prefix(const std::vector<int>& a, const std::vector<int>& b, int64_t cap) {
+  int64_t n = 0;
+  while (n < cap && n < int64_t(a.size()) && n < int64_t(b.size()) && a[size_t(n)] == b[size_t(n)]) ++n;
+  return n;
+}
 
 // The decoding loop: a KV cache with one row per slot; rows whose sequence ended are idle
 // until an incoming prompt takes them (or dropped when nothing more can come).
@@ -200,30 +169,66 @@ class Loop {
       M = std::max(M, entries_[e].params->max_new_tokens);
     }
     const int64_t k = int64_t(taken.size());
-    std::vector<int64_t> flat_ids(k * L, 0), flat_mask(k * L, 0);
+    const int64_t P = req_.prefix_cache ? use_prefix(*inc) : 0, W = L - P;  // W: columns left per row
+    std::vector<int64_t> flat_ids(k * W, 0), flat_mask(k * W, 0);
     for (int64_t i = 0; i < k; ++i) {
       const std::vector<int>& prompt = *entries_[taken[i]].prompt;
       const int64_t pad = L - int64_t(prompt.size());
-      for (size_t j = 0; j < prompt.size(); ++j) {
-        flat_ids[i * L + pad + j] = prompt[j];
-        flat_mask[i * L + pad + j] = 1;
+      for (size_t j = size_t(P); j < prompt.size(); ++j) {
+        flat_ids[i * W + pad + int64_t(j) - P] = prompt[j];
+        flat_mask[i * W + pad + int64_t(j) - P] = 1;
       }
       res_.prompt_tokens += int64_t(prompt.size());
     }
-    inc->ids = torch::tensor(flat_ids).view({k, L}).to(dev_);
-    inc->mask = torch::tensor(flat_mask).view({k, L}).to(dev_);
+    inc->prefix = P;
+    res_.cached_prompt_tokens += k * P;
+    inc->ids = torch::tensor(flat_ids).view({k, W}).to(dev_);
+    inc->mask = torch::tensor(flat_mask).view({k, W}).to(dev_);
     // When nothing decodes these rows become the cache itself: room for the completions,
     // doubled when later prompts will join (compaction then has space to work with).
     const bool adopt = live_rows() == 0;
-    inc->cache = model::KVCache(adopt ? (L + M) * (more_may_come() ? 2 : 1) : L);
+    inc->capacity = adopt ? (L + M) * (more_may_come() ? 2 : 1) : L;
     incoming_ = std::move(inc);
+  }
+
+  // Shared-prefix cache: how many leading tokens of the group's prompts are copied from the
+  // shared prefix row (every prompt keeps at least one token to prefill: its logits start
+  // the completion). When the group shares more than the row holds, the row is extended
+  // first (in.shared_*), if that saves work: several prompts share it, or the row holds
+  // nothing of this prompt and so is replaced (later prompts may share it, as in serve).
+  int64_t use_prefix(Incoming& in) {
+    const std::vector<int>& first = *entries_[in.entries[0]].prompt;
+    int64_t group = int64_t(first.size()) - 1;
+    for (size_t e : in.entries)
+      group = common_prefix(first, *entries_[e].prompt, std::min<int64_t>(group, int64_t(entries_[e].prompt->size()) - 1));
+    const int64_t cached = common_prefix(first, prefix_tokens_, group);
+    if (group == cached || (in.entries.size() == 1 && cached > 0)) return cached;
+    in.shared_tokens.assign(first.begin(), first.begin() + group);
+    in.shared = with_prefix(prefix_kv_, cached, 1, group);
+    in.shared_ids = torch::tensor(std::vector<int64_t>(first.begin() + cached, first.begin() + group), torch::kLong)
+                        .view({1, group - cached})
+                        .to(dev_);
+    return group;
   }
 
   void prefill_chunk() {
     Incoming& in = *incoming_;
+    if (in.shared_ids.defined() && in.shared_done < in.shared_ids.size(1)) {  // the shared row first
+      const int64_t w = std::min(req_.prefill_chunk, in.shared_ids.size(1) - in.shared_done);
+      model_.forward(in.shared_ids.narrow(1, in.shared_done, w), {}, &in.shared, true);
+      in.shared_done += w;
+      res_.prefill_columns += w;
+      if (in.shared_done == in.shared_ids.size(1)) {
+        prefix_kv_ = std::move(in.shared);
+        prefix_tokens_ = in.shared_tokens;
+      }
+      return;
+    }
+    if (in.done == 0) in.cache = with_prefix(prefix_kv_, in.prefix, in.ids.size(0), in.capacity);
     const int64_t w = std::min(req_.prefill_chunk, in.ids.size(1) - in.done);
     in.logits = model_.forward(in.ids.narrow(1, in.done, w), in.mask.narrow(1, in.done, w), &in.cache, true).squeeze(1);
     in.done += w;
+    res_.prefill_columns += in.ids.size(0) * w;
   }
 
   // Moves the prefilled prompts into rows (num_samples rows each) with their logits.
@@ -263,13 +268,13 @@ class Loop {
         }
       }
       // The prompts sit right-aligned at the shared column: it must be at least as long.
-      const int64_t L = in.ids.size(1);
+      const int64_t L = in.cache.length;  // the longest prompt
       if (L + 1 > cache_.capacity) compact(cache_, std::max(cache_.capacity, L + 1));
       cache_.length = std::max(cache_.length, L);  // columns beyond the old length are empty
       for (size_t j = 0; j < src.size(); ++j) {
         const int64_t row = idle[j];
         const int64_t tokens = int64_t(entries_[in.entries[size_t(src[j])]].prompt->size());
-        copy_row(cache_, row, in.cache, src[j], tokens);
+        copy_row(cache_, row, in.cache, src[j], tokens, in.prefix);
         logits_[row].copy_(in.logits[src[j]]);
         row_[size_t(row)] = completions[j];
       }
@@ -283,6 +288,29 @@ class Loop {
     if (req_.on_finish) req_.on_finish(size_t(row_[size_t(row)]), c);
     row_[size_t(row)] = -1;
     clear_row(cache_, row);
+  }
+
+  // logits (A, V) of the live rows `rows` with each row's repetition penalty applied over
+  // its sequence's distinct ids, kept up to date from the tokens added since the last step.
+  torch::Tensor penalize(const std::vector<int64_t>& rows, const torch::Tensor& logits) {
+    std::vector<const SeenTokens*> seen(rows.size(), nullptr);
+    std::vector<float> penalty(rows.size(), 1.0f);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const size_t c = size_t(row_[size_t(rows[r])]);
+      const Entry& e = entries_[entry_of_[c]];
+      if (e.params->repetition_penalty == 1.0f) continue;
+      SeenTokens& s = seen_[c];
+      if (s.ids().empty())
+        for (int id : *e.prompt) s.add(id);
+      const std::vector<int>& tokens = res_.completions[c].tokens;
+      for (; s.completion_tokens < tokens.size(); ++s.completion_tokens) s.add(tokens[s.completion_tokens]);
+      seen[r] = &s;
+      penalty[r] = e.params->repetition_penalty;
+    }
+    // Ended sequences give their records back (a serving loop runs for a long time).
+    for (auto it = seen_.begin(); it != seen_.end();)
+      it = res_.completions[it->first].finish_reason.empty() ? std::next(it) : seen_.erase(it);
+    return penalize_repeats(logits, seen, penalty);
   }
 
   // Tokens and log-probs (A) of the live rows `rows`, grouped by sampling values.
@@ -310,6 +338,7 @@ class Loop {
         masked = logits.masked_fill(ban, -std::numeric_limits<float>::infinity());
       }
     }
+    masked = penalize(rows, masked);
     std::vector<double> draws(size_t(A), 0.0);
     std::map<SamplingKey, std::vector<int64_t>> groups;  // key -> positions in rows
     for (int64_t r = 0; r < A; ++r) {
@@ -441,8 +470,12 @@ class Loop {
   size_t next_entry_ = 0;                               // first entry not yet admitted
   std::vector<size_t> entry_of_;                        // completion -> entry
   std::vector<std::mt19937_64> rngs_;                   // completion -> its stream
+  std::unordered_map<size_t, SeenTokens> seen_;         // completion -> its ids (repetition penalty)
   std::unique_ptr<Incoming> incoming_;
   model::KVCache cache_{0};
+  // The shared-prefix cache: its tokens and their keys/values in one row (no padding).
+  std::vector<int> prefix_tokens_;
+  model::KVCache prefix_kv_{0};
   torch::Tensor logits_;       // (rows, V) next-token logits of every row
   std::vector<int64_t> row_;   // row -> completion index, -1 = idle
 };

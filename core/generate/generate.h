@@ -15,6 +15,12 @@ struct SamplingParams {
   float temperature = 0.0f;  // 0: greedy (argmax); negative or NaN: Error
   int64_t top_k = 0;         // 0: off
   float top_p = 1.0f;        // 1: off
+  // Keep tokens whose probability (after temperature) is >= min_p x the largest (vLLM/HF).
+  float min_p = 0.0f;        // 0: off; in [0, 1]
+  // Every id already in the prompt or the completion: logit > 0 -> logit / penalty, else
+  // logit x penalty, before temperature (HF/vLLM; also under greedy). Log-probs are not
+  // penalised (see logprobs_at_temperature).
+  float repetition_penalty = 1.0f;  // 1: off; > 0
   int64_t num_samples = 1;   // completions per prompt (the prompt is prefilled once)
   uint64_t seed = 0;         // sequence (p, s) draws from its own stream: batch-independent
   // Prompt p's streams are keyed by first_stream + p: a caller that splits one request
@@ -75,6 +81,11 @@ struct GenerateRequest {
   // ids (empty = no constraint).
   std::function<std::vector<int>(size_t completion, const std::vector<int>& tokens)> allowed_tokens;
   int64_t prefill_chunk = 512;  // prompt columns per prefill forward (bounds attention memory)
+  // Shared-prefix cache: the token prefix common to the prompts admitted together (and to
+  // the prefix kept from earlier admissions of this call) is prefilled once into one row
+  // whose keys/values are copied into each prompt's row; only the rest of every prompt is
+  // prefilled. Positions and masks are those without it, so the outputs are too.
+  bool prefix_cache = true;
 };
 
 struct Completion {
@@ -93,6 +104,9 @@ struct GenerateResult {
   int64_t generated_tokens = 0;
   double prefill_seconds = 0, decode_seconds = 0;
   int64_t compactions = 0;  // KV-cache compactions (continuous batching; see kv_slots.h)
+  // Prefill work: rows x columns of every prefill forward (padding included), and the
+  // prompt tokens whose keys/values were copied from the shared prefix instead.
+  int64_t prefill_columns = 0, cached_prompt_tokens = 0;
 };
 
 // Runs in eval mode without gradients (restoring the model's training flag). Prompts are

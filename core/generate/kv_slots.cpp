@@ -23,17 +23,41 @@ void add_rows(model::KVCache& cache, int64_t extra) {
 }
 
 void copy_row(model::KVCache& into, int64_t dst_row, const model::KVCache& from, int64_t src_row,
-              int64_t tokens) {
-  if (tokens > into.length || tokens > from.length)
+              int64_t tokens, int64_t prefix) {
+  if (tokens > into.length || tokens > from.length || prefix < 0 || prefix > tokens)
     throw Error("copy_row: " + std::to_string(tokens) + " tokens do not fit");
-  const int64_t dst = into.length - tokens, src = from.length - tokens;
-  for (size_t l = 0; l < into.k.size(); ++l) {
-    into.k[l][dst_row].narrow(1, dst, tokens).copy_(from.k[l][src_row].narrow(1, src, tokens));
-    into.v[l][dst_row].narrow(1, dst, tokens).copy_(from.v[l][src_row].narrow(1, src, tokens));
-  }
+  const int64_t dst = into.length - tokens, rest = tokens - prefix;
   into.valid[dst_row].fill_(false);
-  into.valid[dst_row].narrow(0, dst, tokens).copy_(from.valid[src_row].narrow(0, src, tokens));
+  // n columns from column `src` of the source row to column `to` of the destination row.
+  auto copy = [&](int64_t to, int64_t src, int64_t n) {
+    for (size_t l = 0; l < into.k.size(); ++l) {
+      into.k[l][dst_row].narrow(1, to, n).copy_(from.k[l][src_row].narrow(1, src, n));
+      into.v[l][dst_row].narrow(1, to, n).copy_(from.v[l][src_row].narrow(1, src, n));
+    }
+    into.valid[dst_row].narrow(0, to, n).copy_(from.valid[src_row].narrow(0, src, n));
+  };
+  if (prefix > 0) copy(dst, 0, prefix);
+  copy(dst + prefix, from.length - rest, rest);
   into.next_position[dst_row].copy_(from.next_position[src_row]);
+}
+
+model::KVCache with_prefix(const model::KVCache& prefix, int64_t columns, int64_t rows, int64_t capacity) {
+  model::KVCache c(capacity);
+  if (columns == 0) return c;  // the first forward allocates it
+  if (columns > prefix.length || columns > capacity)
+    throw Error("with_prefix: " + std::to_string(columns) + " columns do not fit");
+  auto fill = [&](const torch::Tensor& from) {  // (1, KV, *, D) -> (rows, KV, capacity, D)
+    torch::Tensor t = torch::zeros({rows, from.size(1), capacity, from.size(3)}, from.options());
+    t.narrow(2, 0, columns).copy_(from.narrow(0, 0, 1).narrow(2, 0, columns));  // broadcast over rows
+    return t;
+  };
+  for (const auto& t : prefix.k) c.k.push_back(fill(t));
+  for (const auto& t : prefix.v) c.v.push_back(fill(t));
+  c.valid = torch::zeros({rows, capacity}, prefix.valid.options());
+  c.valid.narrow(1, 0, columns).fill_(true);
+  c.next_position = torch::full({rows}, columns, prefix.next_position.options());
+  c.length = columns;
+  return c;
 }
 
 int64_t longest_row(const model::KVCache& cache) {

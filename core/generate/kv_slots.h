@@ -18,11 +18,19 @@ void clear_row(model::KVCache& cache, int64_t row);
 // Appends `extra` empty rows.
 void add_rows(model::KVCache& cache, int64_t extra);
 
-// Copies row src_row of a prefilled cache `from` (its last `tokens` columns hold the
-// prompt; left padding before) into row dst_row of `into`, right-aligned at into.length,
-// and takes its next position. Needs into.length >= tokens.
+// Copies row src_row of a prefilled cache `from` into row dst_row of `into`, right-aligned
+// at into.length, and takes its next position. The row's `tokens` prompt tokens are its
+// last columns (left padding before), or with a shared prefix (with_prefix) its first
+// `prefix` columns and its last tokens - prefix (the padding in between is not copied).
+// Needs into.length >= tokens.
 void copy_row(model::KVCache& into, int64_t dst_row, const model::KVCache& from, int64_t src_row,
-              int64_t tokens);
+              int64_t tokens, int64_t prefix = 0);
+
+// A cache of `rows` rows and `capacity` columns whose first `columns` columns hold those of
+// row 0 of `prefix` (a prefilled prompt prefix, no padding) in every row: the rest of each
+// prompt is then prefilled after them (generate's shared-prefix cache). columns = 0 gives
+// an empty cache.
+model::KVCache with_prefix(const model::KVCache& prefix, int64_t columns, int64_t rows, int64_t capacity);
 
 // Real tokens of the fullest row (the length a compacted cache needs).
 int64_t longest_row(const model::KVCache& cache);

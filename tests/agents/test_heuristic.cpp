@@ -126,6 +126,36 @@ TEST_CASE("the heuristic judge accepts sound traces and rejects the rule-checkab
   CHECK(shorter.comment.find("too long") == std::string::npos);
 }
 
+TEST_CASE("the brief heuristic writer: four short sections, cues quoted, judged sound", "[agents]") {
+  std::vector<Example> all = test::fixture_examples();
+  HeuristicJudgeOptions brief_bounds;
+  brief_bounds.min_words = 10;
+  for (const Example& ex : all) {
+    if (ex.id == "nocue1") continue;  // rejected on soundness in either form (no harm word)
+    const std::string brief = heuristic_write(ex, {}, /*brief=*/true);
+    ParsedCompletion p = parse_completion(brief, Task::drugcomb);
+    REQUIRE(p.status == ParseStatus::ok);
+    CHECK(answer_matches_gold(p, ex.relations));
+    CHECK(brief.size() < heuristic_write(ex, {}).size());
+    CHECK(judge(ex, brief, brief_bounds).min_score() >= 4);
+  }
+  // Written out by hand for two examples (tests/agents/agents_fixture.h): pos1 "cisplatin
+  // in combination with gemcitabine , which improved overall survival", gold POS (a
+  // combination, a benefit and an uncertainty cue: "received" is one, agents/cues.cpp);
+  // alt1 "were treated with either aspirin or clopidogrel", no relation ("either" is the
+  // first alternative cue, "or" the second: one cue per kind; "treated" uncertainty).
+  CHECK(parse_completion(heuristic_write(by_id(all, "pos1"), {}, true), Task::drugcomb).think ==
+        "[1] Cues: \"in combination with\", \"improved\" and \"received\".\n"
+        "[2] Combination: yes.\n"
+        "[3] Beneficial.\n"
+        "[4] cisplatin + gemcitabine: POS.");
+  CHECK(parse_completion(heuristic_write(by_id(all, "alt1"), {}, true), Task::drugcomb).think ==
+        "[1] Cues: \"either\" and \"treated\".\n"
+        "[2] Combination: no.\n"
+        "[3] \"either\" marks alternatives.\n"
+        "[4] NO_COMB.");
+}
+
 TEST_CASE("judge replies are parsed from fences, nested objects or strings", "[agents]") {
   Verdict v = parse_verdict(
       "Here you go:\n```json\n{\"format\": 5, \"medical_soundness\": 4, \"faithfulness\": \"5\", "

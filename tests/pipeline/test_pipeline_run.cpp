@@ -106,6 +106,21 @@ TEST_CASE("pipeline: micro run through the CLI, every stage's outputs, then a re
   REQUIRE(rc == 0);
   CHECK(err.find("stage eval_grpo: running") != std::string::npos);
   CHECK(read_json(run + "/11-eval_grpo/eval.json").at("documents") == 8);
+
+  // A config edit that changes what a finished stage decided is refused, naming the key
+  // (the prompt reaches data's GRPO records); nothing runs, nothing is overwritten.
+  const auto data_stamp = fs::last_write_time(run + "/01-data/done.json");
+  rc = rexdrug::test::run_cli(args + " --set prompt.entities_in_prompt=true", &out, &err);
+  CHECK(rc != 0);
+  CHECK(err.find("stage data in " + run + "/01-data was run with another config") != std::string::npos);
+  CHECK(err.find("prompt.entities_in_prompt") != std::string::npos);
+  CHECK(err.find("--from data") != std::string::npos);
+  CHECK(fs::last_write_time(run + "/01-data/done.json") == data_stamp);
+  // An edit in a later stage's block leaves the earlier stages valid: only that one differs.
+  rc = rexdrug::test::run_cli(args + " --set report.examples=1", &out, &err);
+  CHECK(rc != 0);
+  CHECK(err.find("stage report in") != std::string::npos);
+  CHECK(err.find("stage data in") == std::string::npos);
 }
 
 TEST_CASE("pipeline: the baseline row reproduces the published trivial baseline", "[pipeline][corpus]") {
