@@ -235,6 +235,13 @@ void add_bench_serve(CLI::App& bench) {
   sub->add_option("--max-seconds", o->max_seconds, "Time bound per run")->capture_default_str();
   sub->add_option("--max-tokens", o->max_tokens, "max_tokens of each request")->capture_default_str();
   sub->add_option("--batch-window-ms", o->window_ms, "Batching window")->capture_default_str();
+  sub->add_option("--long-clients", o->long_clients,
+                  "Mixed lengths: this many more clients keep sending long requests while --clients send short "
+                  "ones (--max-tokens); static vs continuous batching (0 = equal requests, batched vs one-by-one)")
+      ->capture_default_str();
+  sub->add_option("--long-tokens", o->long_tokens,
+                  "max_tokens of the long requests (sampled at temperature 2 so they rarely stop early)")
+      ->capture_default_str();
   sub->callback([o, m] {
     generate::Engine engine(engine_options(*m));
     std::printf("%s", serve::run_serve_bench(engine, *o).c_str());

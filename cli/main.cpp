@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <string>
 
 #include "cli/commands.h"
 #include "core/io/safetensors.h"
@@ -16,14 +18,52 @@
 // measured 595 tokens/s active vs 1006 passive (docs/benchmarks.md). libgomp reads
 // OMP_WAIT_POLICY once, when it is loaded, before main() runs; so when the user has not
 // chosen a policy we set it and re-execute ourselves once.
-static void prefer_passive_openmp_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+//
+// The allocator is chosen the same way. glibc serves every large tensor with a fresh mmap
+// and unmaps it on free, so each training step page-faults its activations in again:
+// a third of an SFT step's CPU time was the kernel's. tcmalloc keeps freed memory for the
+// next step: SFT steps 2-3x faster (docs/benchmarks.md "Allocator"). It is preloaded when
+// the build found Debian's libtcmalloc-minimal4; REXDRUG_MALLOC=system keeps glibc's.
+static bool want_tcmalloc() {
+#ifdef REXDRUG_TCMALLOC_PATH
+  const char* choice = std::getenv("REXDRUG_MALLOC");
+  if (choice != nullptr && std::string(choice) == "system") return false;
+  const char* preload = std::getenv("LD_PRELOAD");
+  if (preload != nullptr && std::string(preload).find("tcmalloc") != std::string::npos) return false;
+  return access(REXDRUG_TCMALLOC_PATH, R_OK) == 0;
+#else
+  return false;
+#endif
+}
+
+static void reexec_with_runtime_settings(char** argv) {
+  bool again = false;
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    again = true;
+  }
+#ifdef REXDRUG_TCMALLOC_PATH
+  if (want_tcmalloc()) {
+    const char* preload = std::getenv("LD_PRELOAD");
+    std::string list = REXDRUG_TCMALLOC_PATH;
+    if (preload != nullptr && *preload != '\0') list += std::string(":") + preload;
+    setenv("LD_PRELOAD", list.c_str(), 1);
+    again = true;
+  }
+#endif
+  if (again) execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
+
+// Which malloc this process runs on, from its own memory map (logged at debug level).
+static std::string allocator_in_use() {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);)
+    if (line.find("libtcmalloc") != std::string::npos) return "tcmalloc";
+  return "glibc";
 }
 
 int main(int argc, char** argv) {
-  prefer_passive_openmp_waiting(argv);
+  reexec_with_runtime_settings(argv);
   CLI::App app{"rexdrug: reasoning LLMs for drug-combination extraction"};
   app.set_version_flag("--version", std::string("rexdrug ") + REXDRUG_VERSION);
   app.require_subcommand(1);
@@ -34,6 +74,7 @@ int main(int argc, char** argv) {
                "load checkpoints holding NaN/Inf weights (a warning per tensor instead of an error)");
   app.parse_complete_callback([&] {
     rexdrug::log::set_level(rexdrug::log::parse_level(level));
+    rexdrug::log::debug("allocator: " + allocator_in_use());
     rexdrug::io::set_allow_nonfinite_weights(allow_nonfinite);
   });
 

@@ -9,7 +9,7 @@ PACKAGES=(
   libtorch-dev libgloo-dev libopenblas0-pthread
   libsentencepiece-dev nlohmann-json3-dev libyaml-cpp-dev libeigen3-dev
   catch2 libcli11-dev libcpp-httplib-dev libicu-dev libssl-dev
-  python3-numpy python3-matplotlib
+  libtcmalloc-minimal4 python3-numpy python3-matplotlib
 )
 
 missing=()

@@ -219,13 +219,30 @@ ExtractSummary run_extract(Engine& engine, const ExtractOptions& o) {
     progress.advance(1, extra);
   };
   if (!req.prompts.empty()) {
+    // All documents go through this one call, so its counters are the run's.
     generate::GenerateResult res = engine.run(req);
+    summary.prefill_seconds = res.prefill_seconds;
+    summary.decode_seconds = res.decode_seconds;
+    summary.prompt_tokens = static_cast<long>(res.prompt_tokens);
     summary.prefill_columns = static_cast<long>(res.prefill_columns);
     summary.cached_prompt_tokens = static_cast<long>(res.cached_prompt_tokens);
   }
   progress.finish();
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::info(extract_summary_line(summary));
   return summary;
+}
+
+std::string extract_summary_line(const ExtractSummary& s) {
+  auto rate = [](double tokens, double seconds) { return seconds > 0 ? tokens / seconds : 0.0; };
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "generated %ld tokens in %.2f s (%.1f tok/s); decode phase %.2f s (%.1f tok/s), prefill %.2f s "
+                "(%ld prompt tokens, %ld columns, %ld from the shared-prefix cache)",
+                s.generated_tokens, s.seconds, rate(double(s.generated_tokens), s.seconds), s.decode_seconds,
+                rate(double(s.generated_tokens), s.decode_seconds), s.prefill_seconds, s.prompt_tokens,
+                s.prefill_columns, s.cached_prompt_tokens);
+  return line;
 }
 
 }  // namespace rexdrug::serve

@@ -44,10 +44,20 @@ struct ExtractSummary {
   long skipped = 0;    // already in the output (resume)
   long too_long = 0;   // left out by skip_too_long
   long written = 0;
-  long generated_tokens = 0;
-  double seconds = 0;
-  long prefill_columns = 0, cached_prompt_tokens = 0;  // GenerateResult's prefill counters
+  long generated_tokens = 0;  // the sum of the written lines' completion_tokens
+  double seconds = 0;          // wall time of the generation (model loading excluded)
+  // The one generate call's split (GenerateResult): time in prefill forwards, time in
+  // decoding steps (sampling, grammar and the writing of finished lines included), the
+  // prompt tokens admitted, prefill rows x columns, and prompt tokens taken from the
+  // shared-prefix cache. prefill_seconds + decode_seconds <= seconds.
+  double prefill_seconds = 0, decode_seconds = 0;
+  long prompt_tokens = 0;
+  long prefill_columns = 0, cached_prompt_tokens = 0;
 };
+
+// "generated N tokens in W s (X tok/s); decode phase D s (Y tok/s), prefill P s (C columns,
+// K prompt tokens from the shared-prefix cache)": run_extract logs it at the end.
+std::string extract_summary_line(const ExtractSummary& summary);
 
 // Settings that need no model (batch size, sampling values, an existing output): Error
 // naming the setting. run_extract calls it too; callers may call it before loading a model.

@@ -74,6 +74,7 @@ void Batcher::run_call() {
   };
   std::vector<Row> rows;  // completion index -> its job and sample
   std::map<Job*, int64_t> left;  // samples still running per job
+  std::vector<std::shared_ptr<Job>> ended;  // static batching: answered when the call returns
   int64_t slots = options_.max_batch;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -83,9 +84,13 @@ void Batcher::run_call() {
   req.slots = slots;
   req.prefix_cache = options_.prefix_cache;
   // Called between decoding steps whenever rows are free: the queue's head requests
-  // that fit, in order (a cancelled one is answered and skipped).
+  // that fit, in order (a cancelled one is answered and skipped). Static batching admits
+  // only at the call's start (the first ask), through the same loop.
+  bool asked = false;
   req.more = [&](int64_t free) {
     std::vector<Submission> out;
+    if (!options_.continuous && asked) return out;
+    asked = true;
     std::lock_guard<std::mutex> lock(mutex_);
     while (!queue_.empty()) {
       std::shared_ptr<Job> job = queue_.front();
@@ -127,7 +132,8 @@ void Batcher::run_call() {
     if (--left[r.job.get()] == 0) {
       left.erase(r.job.get());
       --running_;
-      r.job->finish();
+      if (options_.continuous) r.job->finish();
+      else ended.push_back(r.job);
     }
   };
   try {
@@ -142,6 +148,7 @@ void Batcher::run_call() {
       job->finish();
     }
   }
+  for (auto& job : ended) job->finish();
 }
 
 }  // namespace rexdrug::generate

@@ -49,6 +49,11 @@ struct BatcherOptions {
   int window_ms = 5;   // how long to collect requests after the first one
   int max_batch = 16;  // rows decoding at once (a request with n choices takes n)
   bool prefix_cache = true;  // GenerateRequest::prefix_cache: requests reuse a shared prompt head
+  // false: static batching, the behaviour before continuous batching (kept for `bench serve`'s
+  // "before" runs): a call takes the requests queued when it starts, runs until the last of
+  // them ends and answers them then (tokens still stream as they come); requests arriving
+  // meanwhile wait for the next call.
+  bool continuous = true;
 };
 
 class Batcher {
