@@ -8,17 +8,9 @@ namespace rexdrug::agents {
 
 Sampling parse_sampling(const Config& block, const Sampling& defaults) {
   Sampling s = defaults;
-  s.temperature = block.get<double>("temperature", s.temperature);
-  s.top_p = block.get<double>("top_p", s.top_p);
-  s.min_p = block.get<double>("min_p", s.min_p);
-  s.repetition_penalty = block.get<double>("repetition_penalty", s.repetition_penalty);
+  s.knobs = read_sampler_knobs(block, s.knobs);
   s.max_tokens = block.get<int>("max_tokens", s.max_tokens);
   s.seed = block.get<long>("seed", s.seed);
-  if (s.temperature < 0) throw block.error("temperature", "must be >= 0");
-  if (s.top_p <= 0 || s.top_p > 1) throw block.error("top_p", "must be in (0, 1]");
-  if (!(s.min_p >= 0 && s.min_p <= 1)) throw block.error("min_p", "must be in [0, 1] (0 = off)");
-  if (!(s.repetition_penalty > 0 && s.repetition_penalty <= 10))  // NaN fails too
-    throw block.error("repetition_penalty", "must be in (0, 10] (1 = off)");
   if (s.max_tokens < 1) throw block.error("max_tokens", "must be >= 1");
   block.check_unknown_keys();
   return s;

@@ -10,18 +10,17 @@
 #include <vector>
 
 #include "core/config/config.h"
+#include "core/config/sampler_knobs.h"
 #include "core/data/example.h"
 #include "core/data/message.h"
 
 namespace rexdrug::agents {
 
 struct Sampling {
-  double temperature = 0.7;
-  double top_p = 1.0;
-  // vLLM / local sampler extras (sent to an openai backend only when set: vLLM and
-  // `rexdrug serve` read them, OpenAI's API does not have them).
-  double min_p = 0.0;               // 0 = off
-  double repetition_penalty = 1.0;  // 1 = off
+  // temperature (0.7 here), top_p; top_k, min_p and repetition_penalty are vLLM / local
+  // sampler extras, sent to an openai backend only when set (vLLM and `rexdrug serve` read
+  // them, OpenAI's API does not have them).
+  SamplerKnobs knobs{0.7, 1.0, 0, 0.0, 1.0};
   int max_tokens = 1024;
   long seed = -1;  // -1 = not sent
 };

@@ -51,10 +51,7 @@ class LocalBackend : public ChatBackend {
     auto job = std::make_shared<generate::Job>();
     job->prompt = engine.prompt_ids(request.messages);
     job->params.max_new_tokens = request.sampling.max_tokens;
-    job->params.temperature = static_cast<float>(request.sampling.temperature);
-    job->params.top_p = static_cast<float>(request.sampling.top_p);
-    job->params.min_p = static_cast<float>(request.sampling.min_p);
-    job->params.repetition_penalty = static_cast<float>(request.sampling.repetition_penalty);
+    generate::set_sampler_knobs(job->params, request.sampling.knobs);
     // No seed in the sampling block: the run's seed (retries differ by their prompt).
     job->params.seed = request.sampling.seed >= 0 ? static_cast<uint64_t>(request.sampling.seed) : seed_;
     if (job->prompt.empty()) throw Error("local backend: the rendered prompt is empty");

@@ -130,11 +130,13 @@ class OpenAiBackend : public ChatBackend {
     for (const ChatMessage& m : r.messages)
       messages.push_back({{"role", m.role}, {"content", m.content}});
     json body = {{"model", o_.model},          {"messages", messages},
-                 {"temperature", r.sampling.temperature}, {"top_p", r.sampling.top_p},
+                 {"temperature", r.sampling.knobs.temperature}, {"top_p", r.sampling.knobs.top_p},
                  {"max_tokens", r.sampling.max_tokens}};
     if (r.sampling.seed >= 0) body["seed"] = r.sampling.seed;
-    if (r.sampling.min_p != 0) body["min_p"] = r.sampling.min_p;
-    if (r.sampling.repetition_penalty != 1) body["repetition_penalty"] = r.sampling.repetition_penalty;
+    const SamplerKnobs& k = r.sampling.knobs;
+    if (k.top_k != 0) body["top_k"] = k.top_k;
+    if (k.min_p != 0) body["min_p"] = k.min_p;
+    if (k.repetition_penalty != 1) body["repetition_penalty"] = k.repetition_penalty;
     return body;
   }
 

@@ -70,7 +70,7 @@ Agent parse_agent(const Config& c, AgentRole role, unsigned long seed) {
   a.prompts = load_prompts(sys, user, role == AgentRole::generator ? generator_placeholders()
                                                                    : evaluator_placeholders());
   Sampling defaults;
-  if (role == AgentRole::evaluator) defaults.temperature = 0.0;  // a judge should be stable
+  if (role == AgentRole::evaluator) defaults.knobs.temperature = 0.0;  // a judge should be stable
   a.sampling = parse_sampling(c.has("sampling") ? c.child("sampling")
                                                 : Config::from_string("{}", c.file()),
                               defaults);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/config/sampler_knobs.h"
 #include "core/train/config_blocks.h"
 #include "core/train/run.h"
 #include "reward/reward_function.h"
@@ -52,13 +53,17 @@ GrpoOptions parse_grpo_options(const Config& root) {
   Config g = root.child("grpo");
   GrpoConfig& c = o.grpo;
   c.num_generations = at_least(g, "num_generations", 8, 2);
-  c.temperature = float(in_range(g, "temperature", 0.7, 1e-3, 10.0));
-  c.top_p = float(in_range(g, "top_p", 0.9, 1e-3, 1.0));
-  c.top_k = at_least(g, "top_k", 0, 0);
-  c.min_p = float(in_range(g, "min_p", 0.0, 0.0, 1.0));
-  c.repetition_penalty = g.get<float>("repetition_penalty", 1.0f);
-  if (!(c.repetition_penalty > 0) || std::isinf(c.repetition_penalty))  // NaN fails the first test
-    throw g.error("repetition_penalty", "must be a finite number > 0 (1 = off)");
+  SamplerKnobs knobs;  // TRL's defaults: temperature 0.7, top_p 0.9
+  knobs.temperature = 0.7;
+  knobs.top_p = 0.9;
+  knobs = read_sampler_knobs(g, knobs);
+  // Greedy rollouts would make a group's completions identical (every advantage 0).
+  if (knobs.temperature < 1e-3) throw g.error("temperature", "must be >= 0.001: GRPO samples its rollouts");
+  c.temperature = float(knobs.temperature);
+  c.top_p = float(knobs.top_p);
+  c.top_k = knobs.top_k;
+  c.min_p = float(knobs.min_p);
+  c.repetition_penalty = float(knobs.repetition_penalty);
   c.num_generations_eval = at_least(g, "num_generations_eval", 0, 0);
   c.max_completion_length = at_least(g, "max_completion_length", 2048);
   c.prefix_cache = g.get<bool>("prefix_cache", true);

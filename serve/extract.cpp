@@ -107,12 +107,7 @@ void read_extract_config(const Config& c, ExtractOptions& x) {
   if (c.has("sampling")) {
     Config s = c.child("sampling");
     x.params.max_new_tokens = s.get<int64_t>("max_new_tokens", x.params.max_new_tokens);
-    x.params.temperature = s.get<float>("temperature", x.params.temperature);
-    x.params.top_p = s.get<float>("top_p", x.params.top_p);
-    x.params.top_k = s.get<int64_t>("top_k", x.params.top_k);
-    if (x.params.top_k < 0) throw s.error("top_k", "must be >= 0 (0: off)");
-    x.params.min_p = s.get<float>("min_p", x.params.min_p);
-    x.params.repetition_penalty = s.get<float>("repetition_penalty", x.params.repetition_penalty);
+    generate::set_sampler_knobs(x.params, read_sampler_knobs(s, generate::sampler_knobs(x.params)));
     x.params.seed = s.get<uint64_t>("seed", x.params.seed);
     s.check_unknown_keys();
   }
@@ -129,15 +124,7 @@ void check_extract_options(const ExtractOptions& o) {
   if (o.batch_size < 1) throw Error("--batch-size must be >= 1");
   const generate::SamplingParams& p = o.params;
   if (p.max_new_tokens < 1) throw Error("max_new_tokens (--max-new-tokens) must be >= 1");
-  if (!(p.temperature >= 0) || !std::isfinite(p.temperature))  // NaN fails the first test
-    throw Error("temperature (--temperature) must be a finite number >= 0 (0 = greedy), got " +
-                std::to_string(p.temperature));
-  if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("top_p (--top-p) must be in (0, 1], got " + std::to_string(p.top_p));
-  if (!(p.min_p >= 0 && p.min_p <= 1))
-    throw Error("min_p (--min-p) must be in [0, 1] (0 = off), got " + std::to_string(p.min_p));
-  if (!(p.repetition_penalty > 0) || !std::isfinite(p.repetition_penalty))
-    throw Error("repetition_penalty (--repetition-penalty) must be a finite number > 0 (1 = off), got " +
-                std::to_string(p.repetition_penalty));
+  check_sampler_knobs(generate::sampler_knobs(p));  // "min_p must be in [0, 1] ..." (flag --min-p)
   if (!o.resume && !o.overwrite && file_exists(o.output) && std::filesystem::file_size(o.output) > 0)
     throw Error(o.output + " exists and holds predictions: pass --resume to continue it or --overwrite to replace it");
 }

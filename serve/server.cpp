@@ -222,7 +222,8 @@ ChatRequest parse_chat(const json& body, const ServerOptions& o) {
   }
   r.params.temperature = static_cast<float>(number_field(body, "temperature", 0, 2, 1.0));
   r.params.top_p = static_cast<float>(number_field(body, "top_p", 1e-6, 1, 1.0));
-  // vLLM's extra sampling fields (0 / 1 = off).
+  // vLLM's extra sampling fields (0 / 1 = off; vLLM's top_k -1 = off too).
+  r.params.top_k = std::max<long long>(0, int_field(body, "top_k", -1, 1 << 30, 0));
   r.params.min_p = static_cast<float>(number_field(body, "min_p", 0, 1, 0.0));
   r.params.repetition_penalty = static_cast<float>(number_field(body, "repetition_penalty", 0.01, 10, 1.0));
   long long max_tokens = int_field(body, "max_completion_tokens", 1, o.max_tokens_limit, o.default_max_tokens);

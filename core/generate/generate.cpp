@@ -42,7 +42,7 @@ uint64_t splitmix64(uint64_t x) {
 void check_sampling(const SamplingParams& p, bool can_detokenize) {
   if (p.max_new_tokens < 1) throw Error("generate: max_new_tokens must be >= 1");
   if (p.num_samples < 1) throw Error("generate: num_samples must be >= 1");
-  check_sampling_values(p);
+  check_sampler_knobs(sampler_knobs(p), "generate: ");
   if (!p.stop_strings.empty() && !can_detokenize)
     throw Error("generate: stop_strings need a detokenize callback");
 }

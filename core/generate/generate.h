@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config/sampler_knobs.h"
 #include "core/model/decoder.h"
 
 namespace rexdrug::generate {
@@ -36,6 +37,11 @@ struct SamplingParams {
   // raw model distribution.
   bool logprobs_at_temperature = false;
 };
+
+// p's temperature, top_p, top_k, min_p and repetition_penalty (the values every reader
+// checks with core/config/sampler_knobs.h), and p with those of k.
+SamplerKnobs sampler_knobs(const SamplingParams& p);
+void set_sampler_knobs(SamplingParams& p, const SamplerKnobs& k);
 
 // One decoding step of one sequence, for streaming.
 struct StepToken {

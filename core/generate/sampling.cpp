@@ -10,18 +10,16 @@ namespace rexdrug::generate {
 
 double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * (1.0 / 9007199254740992.0); }
 
-void check_sampling_values(const SamplingParams& p) {
-  if (p.top_k < 0) throw Error("generate: top_k must be >= 0");
-  // NaN would pass a "> 0" test and sample from NaN probabilities.
-  if (!(p.temperature >= 0) || std::isinf(p.temperature))
-    throw Error("generate: temperature must be a finite number >= 0 (0 = greedy), got " +
-                std::to_string(p.temperature));
-  if (!(p.top_p > 0 && p.top_p <= 1)) throw Error("generate: top_p must be in (0, 1]");
-  if (!(p.min_p >= 0 && p.min_p <= 1))
-    throw Error("generate: min_p must be in [0, 1] (0 = off), got " + std::to_string(p.min_p));
-  if (!(p.repetition_penalty > 0) || std::isinf(p.repetition_penalty))
-    throw Error("generate: repetition_penalty must be a finite number > 0 (1 = off), got " +
-                std::to_string(p.repetition_penalty));
+SamplerKnobs sampler_knobs(const SamplingParams& p) {
+  return {p.temperature, p.top_p, p.top_k, p.min_p, p.repetition_penalty};
+}
+
+void set_sampler_knobs(SamplingParams& p, const SamplerKnobs& k) {
+  p.temperature = float(k.temperature);
+  p.top_p = float(k.top_p);
+  p.top_k = k.top_k;
+  p.min_p = float(k.min_p);
+  p.repetition_penalty = float(k.repetition_penalty);
 }
 
 void SeenTokens::add(int id) {

@@ -18,10 +18,6 @@ namespace rexdrug::generate {
 // Uniform in [0, 1) from the top 53 bits: the same numbers with every standard library.
 double uniform01(std::mt19937_64& rng);
 
-// rexdrug::Error naming the knob for a value the sampler cannot use (temperature, top_k,
-// top_p, min_p, repetition_penalty).
-void check_sampling_values(const SamplingParams& p);
-
 // The distinct token ids of one sequence (its prompt, then its completion so far), added
 // one token at a time: what the repetition penalty looks at, without rescanning.
 class SeenTokens {

@@ -85,7 +85,7 @@ ChatRequest question(int max_tokens) {
   ChatRequest r;
   r.messages = {{"system", "Extract drug combinations."},
                 {"user", "Target sentence: cisplatin plus warfarin improved survival ."}};
-  r.sampling.temperature = 0;
+  r.sampling.knobs.temperature = 0;
   r.sampling.max_tokens = max_tokens;
   return r;
 }

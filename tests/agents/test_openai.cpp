@@ -36,7 +36,7 @@ std::unique_ptr<ChatBackend> backend_for(const test::FakeLlmServer& s, const std
 ChatRequest hello() {
   ChatRequest r;
   r.messages = {{"system", "be brief"}, {"user", "hello"}};
-  r.sampling.temperature = 0.5;
+  r.sampling.knobs.temperature = 0.5;
   r.sampling.max_tokens = 7;
   return r;
 }
@@ -60,6 +60,25 @@ TEST_CASE("openai backend sends the request with the bearer key and reads the re
   CHECK(body["temperature"] == 0.5);
   CHECK(body["messages"][1]["content"] == "hello");
   CHECK(body["messages"][0]["role"] == "system");
+  // The sampler extras are sent only when set (OpenAI's API does not have them).
+  CHECK_FALSE(body.contains("top_k"));
+  CHECK_FALSE(body.contains("min_p"));
+  CHECK_FALSE(body.contains("repetition_penalty"));
+}
+
+TEST_CASE("openai backend sends top_k, min_p and repetition_penalty when set", "[agents][http]") {
+  test::FakeLlmServer server([](const json&, int) { return test::FakeReply{200, "ok"}; });
+  auto b = backend_for(server);
+  ChatRequest r = hello();
+  r.sampling.knobs.top_k = 40;
+  r.sampling.knobs.min_p = 0.05;
+  r.sampling.knobs.repetition_penalty = 1.1;
+  b->chat(r);
+  REQUIRE(server.requests() == 1);
+  json body = json::parse(server.bodies()[0]);
+  CHECK(body["top_k"] == 40);
+  CHECK(body["min_p"].get<double>() == Approx(0.05));
+  CHECK(body["repetition_penalty"].get<double>() == Approx(1.1));
 }
 
 TEST_CASE("openai backend retries a 500 and then succeeds", "[agents][http]") {

@@ -1,4 +1,4 @@
-// The vLLM sampling fields min_p and repetition_penalty of /v1/chat/completions: read into
+// The vLLM sampling fields min_p, repetition_penalty and top_k of /v1/chat/completions: read into
 // the request, refused with a 400 naming the field when out of range.
 #include <catch2/catch.hpp>
 
@@ -33,5 +33,17 @@ TEST_CASE("parse_chat_request: min_p and repetition_penalty", "[serve][sampling]
                           R"("repetition_penalty": 11)", R"("repetition_penalty": true)"}) {
     INFO(bad);
     CHECK_THROWS_WITH(parse_chat_request(body(bad), o), Catch::Contains("field 'repetition_penalty' must be"));
+  }
+}
+
+// top_k, which the trace agents' openai backend sends when set: 0 and vLLM's -1 mean off.
+TEST_CASE("parse_chat_request: top_k", "[serve][sampling]") {
+  ServerOptions o;
+  CHECK(parse_chat_request(body(""), o).params.top_k == 0);
+  CHECK(parse_chat_request(body(R"("top_k": 40)"), o).params.top_k == 40);
+  CHECK(parse_chat_request(body(R"("top_k": -1)"), o).params.top_k == 0);
+  for (const char* bad : {R"("top_k": -2)", R"("top_k": 2.5)", R"("top_k": "5")"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(parse_chat_request(body(bad), o), Catch::Contains("field 'top_k' must be"));
   }
 }
