@@ -36,12 +36,33 @@ static bool want_tcmalloc() {
 #endif
 }
 
+// The same seed must give the same model on every machine (issue 21), but OpenBLAS (built
+// with DYNAMIC_ARCH) picks its matrix kernels by CPU, and kernels differ in how they
+// block and sum: 30 pretraining steps gave other weights (grad norm 0.37612805 vs
+// 0.37612817) with the AVX-512 kernels of an Ice Lake than with the Haswell ones. So we
+// pin the kernel family every x86-64 CPU with AVX2 and FMA runs (Haswell on, AMD Zen
+// included), and ATen's vector width with it. It costs about a quarter of the matrix
+// speed on AVX-512 machines (docs/benchmarks.md "Same result on every machine"); set
+// OPENBLAS_CORETYPE yourself (e.g. SkylakeX) to trade that for the machine's own kernels.
+static bool pin_portable_kernels() {
+#if defined(__x86_64__)
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return false;
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
+  setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  if (std::getenv("ATEN_CPU_CAPABILITY") == nullptr) setenv("ATEN_CPU_CAPABILITY", "avx2", 1);
+  return true;
+#else
+  return false;
+#endif
+}
+
 static void reexec_with_runtime_settings(char** argv) {
   bool again = false;
   if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     again = true;
   }
+  if (pin_portable_kernels()) again = true;
 #ifdef REXDRUG_TCMALLOC_PATH
   if (want_tcmalloc()) {
     const char* preload = std::getenv("LD_PRELOAD");

@@ -1,6 +1,6 @@
 // The published components (format, think, coverage, accuracy) follow the
 // RexDrug release's swift/rewards/grpo_reward.py "COT" rewards line by line in
-// meaning; coherence is new. See docs/reward.md for each rule and edge case.
+// meaning; coherence and f1_gain are new. See docs/reward.md for each rule and edge case.
 #include "reward/components.h"
 
 #include <algorithm>
@@ -182,6 +182,43 @@ class Accuracy : public RewardComponent {
   Task task_;
 };
 
+// ------------------------------------------------------------------ f1_gain (ours)
+
+// What the answer adds to a corpus F1 over relations of any type (the benchmark's
+// "any" setting, Tiktinsky et al.'s original scorer), to first order. Corpus F1 =
+// 2C / (Np + Ng), C the matched credit, Np and Ng the predicted and gold sets; a
+// sentence bringing c credit, np and ng sets moves it by (2c - F1 (np + ng)) / (Np + Ng).
+// The value is 2c - kF1Level (np + ng): a right NO_COMB answer is worth 0, a missed
+// combination -0.5 a set, a false alarm -0.5 a set, a found one +1. The published
+// reward pays a right NO_COMB answer as much as a found combination; F1 does not, and
+// answering "yes" pays for F1 once P(combination) > ~F1 / 2 (docs/reward.md).
+// Sets are distinct normalised sets of >= 2 drugs, types ignored; c mixes exact (equal
+// sets) and partial (mean of both sides' best Jaccard among sets sharing >= 2 drugs) as
+// accuracy does, 0.67 / 0.33; DDI13 uses exact pairs only. A malformed answer predicts
+// no set.
+constexpr double kF1Level = 0.5;
+
+class F1Gain : public RewardComponent {
+ public:
+  explicit F1Gain(Task task) : task_(task) {}
+  double score(const RewardSample& s) const override {
+    std::vector<DrugSet> gold = distinct_sets(s.gold);
+    std::vector<DrugSet> pred = answer_ok(s, task_) ? distinct_sets(s.pred) : std::vector<DrugSet>{};
+    const double cost = kF1Level * static_cast<double>(pred.size() + gold.size());
+    double exact = 0.0;
+    for (const auto& p : pred) exact += std::binary_search(gold.begin(), gold.end(), p) ? 1.0 : 0.0;
+    if (task_ == Task::ddi13) return 2 * exact - cost;
+    double pred_side = 0.0, gold_side = 0.0;
+    for (const auto& p : pred) pred_side += best_jaccard_sharing_two(p, gold);
+    for (const auto& g : gold) gold_side += best_jaccard_sharing_two(g, pred);
+    const double partial = (pred_side + gold_side) / 2;
+    return 0.67 * (2 * exact - cost) + 0.33 * (2 * partial - cost);
+  }
+
+ private:
+  Task task_;
+};
+
 // ------------------------------------------------------------------ coherence
 
 class Coherence : public RewardComponent {
@@ -206,7 +243,7 @@ class Coherence : public RewardComponent {
 }  // namespace
 
 const std::vector<std::string>& component_names() {
-  static const std::vector<std::string> names = {"format", "think", "coverage", "accuracy", "coherence"};
+  static const std::vector<std::string> names = {"format", "think", "coverage", "accuracy", "coherence", "f1_gain"};
   return names;
 }
 
@@ -216,6 +253,7 @@ std::unique_ptr<RewardComponent> make_component(const std::string& name, Task ta
   if (name == "coverage") return std::make_unique<Coverage>(task);
   if (name == "accuracy") return std::make_unique<Accuracy>(task);
   if (name == "coherence") return std::make_unique<Coherence>(task);
+  if (name == "f1_gain") return std::make_unique<F1Gain>(task);
   std::string known;
   for (const auto& n : component_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error("unknown reward component '" + name + "' (known: " + known + ")");

@@ -1,7 +1,7 @@
 // Reward components: each scores one completion against the gold solution
 // (and the example's sentence) and returns a double. The published four are
 // format, think, coverage and accuracy (docs/reward.md gives their exact
-// rules); coherence is ours. A registry maps names to components.
+// rules); coherence and f1_gain are ours. A registry maps names to components.
 #pragma once
 #include <memory>
 #include <string>
@@ -40,7 +40,7 @@ class RewardComponent {
 // Registry: the component called `name` for the task, or rexdrug::Error
 // naming the unknown name and listing the known ones.
 std::unique_ptr<RewardComponent> make_component(const std::string& name, Task task);
-const std::vector<std::string>& component_names();  // format, think, coverage, accuracy, coherence
+const std::vector<std::string>& component_names();  // format, think, coverage, accuracy, coherence, f1_gain
 
 // The numbering styles the think component accepts (four markers each).
 const std::vector<std::vector<std::string>>& think_marker_styles();

@@ -3,7 +3,8 @@
 # finds the corpora, and runs the whole two-stage pipeline (configs/demo.yaml): SentencePiece
 # tokenizer, a tiny Llama-style model pretrained on the train text, heuristic reasoning
 # traces, SFT, GRPO, extraction and evaluation on the DrugComb test split, and a report.
-# About 20 minutes on a 2-core CPU. Rerunning resumes (finished stages are skipped).
+# About 65 minutes on a 2-core CPU without native bf16 (fp32; configs/demo_small.yaml: 18,
+# less accurate). Rerunning resumes (finished stages are skipped).
 #   scripts/demo.sh [--set key=value ...]      (extra arguments go to `rexdrug pipeline`)
 set -euo pipefail
 cd "$(dirname "$0")/.."

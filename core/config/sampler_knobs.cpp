@@ -14,7 +14,11 @@ std::string got(double v) {
   return ", got " + s.str();
 }
 
-}  // namespace
+// The first knob of k whose value the sampler cannot use, with what it must be
+// ("must be in [0, 1] (0 = off), got 1.5"); an empty key when every value is usable.
+struct KnobProblem {
+  std::string key, what;
+};
 
 KnobProblem sampler_knob_problem(const SamplerKnobs& k) {
   // Written so that NaN fails every test: it would pass a plain "x < 0" check and then
@@ -28,6 +32,8 @@ KnobProblem sampler_knob_problem(const SamplerKnobs& k) {
     return {"repetition_penalty", "must be a finite number > 0 (1 = off)" + got(k.repetition_penalty)};
   return {};
 }
+
+}  // namespace
 
 void check_sampler_knobs(const SamplerKnobs& k, const std::string& prefix) {
   const KnobProblem p = sampler_knob_problem(k);

@@ -19,13 +19,6 @@ struct SamplerKnobs {
   double repetition_penalty = 1.0;  // 1 = off; finite, > 0
 };
 
-// The first knob of k whose value the sampler cannot use, with what it must be
-// ("must be in [0, 1] (0 = off), got 1.5"); an empty key when every value is usable.
-struct KnobProblem {
-  std::string key, what;
-};
-KnobProblem sampler_knob_problem(const SamplerKnobs& k);
-
 // Throws Error("<prefix><key> must be ...") for the first unusable value.
 void check_sampler_knobs(const SamplerKnobs& k, const std::string& prefix = "");
 

@@ -115,6 +115,8 @@ TEST_CASE("shipped configs load with the documented weights", "[reward][config]"
   CHECK(names("no_accuracy.yaml") == std::vector<std::string>{"format", "think", "coverage"});
   CHECK(weights("no_coverage.yaml") == std::vector<double>{0.05, 0.05, 0.8});
   CHECK(names("with_coherence.yaml").back() == "coherence");
+  CHECK(names("with_f1_gain.yaml") == std::vector<std::string>{"format", "think", "coverage", "accuracy", "f1_gain"});
+  CHECK(weights("with_f1_gain.yaml") == std::vector<double>{0.05, 0.05, 0.1, 0.8, 1.5});
   CHECK(RewardFunction::from_file(d + "ddi13_published.yaml").task() == Task::ddi13);
 }
 

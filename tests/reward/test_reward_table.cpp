@@ -223,3 +223,48 @@ TEST_CASE("reward table: DDI13", "[reward][table]") {
   };
   check_rows(rows, "ddi13");
 }
+
+// f1_gain (ours): 0.67 (2 exact - 0.5 (np + ng)) + 0.33 (2 partial - 0.5 (np + ng)), np and ng
+// the distinct predicted and gold sets of >= 2 drugs (types ignored), partial the mean of the
+// two sides' best Jaccard among sets sharing >= 2 drugs. DDI13: 2 exact - 0.5 (np + ng).
+TEST_CASE("reward table: f1_gain", "[reward][table]") {
+  auto f1_gain = [](const char* task) {
+    return RewardFunction::from_yaml(YAML::Load(std::string("task: ") + task +
+                                                "\ncomponents: [{name: f1_gain, weight: 1}]\n"));
+  };
+  const RewardFunction drugcomb = f1_gain("drugcomb"), ddi13 = f1_gain("ddi13");
+  const std::string ABC = "\"A\", \"B\", \"C\"", CD = "\"C\", \"D\"", EF = "\"E\", \"F\"";
+  struct Case {
+    const char* what;
+    std::string completion, solution;
+    double value;
+  };
+  const std::vector<Case> cases = {
+      // Found, type ignored, names normalised: 2 * 1 - 0.5 * (1 + 1) = 1 in both modes.
+      {"found", C(T4, L(rel("COMB", "\"a\", \" B\""))), GOLD_AB, 1.0},
+      // Missed: nothing predicted, one gold set: -0.5 * 1.
+      {"missed", C(T4, L(NC)), GOLD_AB, -0.5},
+      // Right NO_COMB answer: nothing on either side: 0 (the published reward pays 0.9 here).
+      {"both NO_COMB", C(T4, L(NC)), GOLD_NC, 0.0},
+      // False alarm: one predicted set, no gold: -0.5.
+      {"false alarm", C(T4, L(rel("POS", AB))), GOLD_NC, -0.5},
+      // Two of three drugs: exact 0 -> -1; partial Jaccard 2/3 on both sides -> 4/3 - 1 = 1/3.
+      // 0.67 * -1 + 0.33 / 3 = -0.56.
+      {"partial", C(T4, L(rel("POS", AB))), G(L(rel("POS", ABC))), -0.67 + 0.11},
+      // Gold {A,B},{C,D}; predicted {A,B} twice (one distinct set) and {E,F}: exact 1, cost
+      // 0.5 * 4 = 2 -> 0; partial sides 1 and 1 -> mean 1 -> 0. Total 0.
+      {"duplicates and a stray set", C(T4, "[" + rel("POS", AB) + ", " + rel("NEG", AB) + ", " + rel("POS", EF) + "]"),
+       G(L(rel("POS", AB), rel("COMB", CD))), 0.0},
+      // Malformed answer (no <answer> block) predicts nothing: as "missed".
+      {"malformed", "<think>[1] a</think> POS A B", GOLD_AB, -0.5},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    CHECK(drugcomb.score(c.completion, c.solution).total == Approx(c.value).margin(1e-12));
+  }
+  // DDI13, exact pairs only, types ignored: found 2 - 1 = 1; a three-drug set matches no pair:
+  // 0 - 0.5 * 2 = -1.
+  const std::string GOLD = G(L(rel("EFFECT", AB)));
+  CHECK(ddi13.score(C(T4, L(rel("INT", AB))), GOLD).total == Approx(1.0));
+  CHECK(ddi13.score(C(T4, L(rel("EFFECT", ABC))), GOLD).total == Approx(-1.0));
+}
