@@ -196,14 +196,17 @@ class Accuracy : public RewardComponent {
 // sets) and partial (mean of both sides' best Jaccard among sets sharing >= 2 drugs) as
 // accuracy does, 0.67 / 0.33; DDI13 uses exact pairs only. A malformed answer predicts
 // no set.
+// f1_gain_pos is the same over the POS relations only (the "pos" setting): an answer that
+// calls a gold POS combination COMB loses that set there, which f1_gain does not see.
 constexpr double kF1Level = 0.5;
 
 class F1Gain : public RewardComponent {
  public:
-  explicit F1Gain(Task task) : task_(task) {}
+  // label: "" counts relations of any type, else only those of that type.
+  F1Gain(Task task, std::string label) : task_(task), label_(std::move(label)) {}
   double score(const RewardSample& s) const override {
-    std::vector<DrugSet> gold = distinct_sets(s.gold);
-    std::vector<DrugSet> pred = answer_ok(s, task_) ? distinct_sets(s.pred) : std::vector<DrugSet>{};
+    std::vector<DrugSet> gold = sets(s.gold);
+    std::vector<DrugSet> pred = answer_ok(s, task_) ? sets(s.pred) : std::vector<DrugSet>{};
     const double cost = kF1Level * static_cast<double>(pred.size() + gold.size());
     double exact = 0.0;
     for (const auto& p : pred) exact += std::binary_search(gold.begin(), gold.end(), p) ? 1.0 : 0.0;
@@ -216,7 +219,17 @@ class F1Gain : public RewardComponent {
   }
 
  private:
+  std::vector<DrugSet> sets(const nlohmann::json& list) const {
+    if (label_.empty()) return distinct_sets(list);
+    std::vector<DrugSet> out;
+    for (auto& rel : relations(list))
+      if (rel.first == label_) out.push_back(std::move(rel.second));
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
   Task task_;
+  std::string label_;
 };
 
 // ------------------------------------------------------------------ coherence
@@ -243,7 +256,8 @@ class Coherence : public RewardComponent {
 }  // namespace
 
 const std::vector<std::string>& component_names() {
-  static const std::vector<std::string> names = {"format", "think", "coverage", "accuracy", "coherence", "f1_gain"};
+  static const std::vector<std::string> names = {"format", "think", "coverage", "accuracy", "coherence", "f1_gain",
+                                                 "f1_gain_pos"};
   return names;
 }
 
@@ -253,7 +267,11 @@ std::unique_ptr<RewardComponent> make_component(const std::string& name, Task ta
   if (name == "coverage") return std::make_unique<Coverage>(task);
   if (name == "accuracy") return std::make_unique<Accuracy>(task);
   if (name == "coherence") return std::make_unique<Coherence>(task);
-  if (name == "f1_gain") return std::make_unique<F1Gain>(task);
+  if (name == "f1_gain") return std::make_unique<F1Gain>(task, "");
+  if (name == "f1_gain_pos") {
+    if (task != Task::drugcomb) throw Error("reward component f1_gain_pos is for task drugcomb (POS relations)");
+    return std::make_unique<F1Gain>(task, "POS");
+  }
   std::string known;
   for (const auto& n : component_names()) known += (known.empty() ? "" : ", ") + n;
   throw Error("unknown reward component '" + name + "' (known: " + known + ")");

@@ -217,6 +217,9 @@ void learn(GrpoContext& ctx, LearnSet& set, const std::vector<Prompt>& prompts, 
         norm.tokens += set.lengths[g];
         if (set.local[g] >= 0) mine.push_back(size_t(set.local[g]));
       }
+      // Micro-batches of whole groups: completions of one prompt share its forward.
+      std::stable_sort(mine.begin(), mine.end(),
+                       [&](size_t x, size_t y) { return set.rollouts[x].prompt < set.rollouts[y].prompt; });
       const std::vector<std::vector<size_t>> pieces = chunks(mine, micro);
       norm.micro_batches = int64_t(pieces.size());
       if (distributed(ctx) && c.loss.loss_type == LossType::bnpo)
@@ -308,6 +311,51 @@ void check_grpo_setup(const GrpoContext& ctx) {
   if (ctx.policy) check_dropout_device(ctx.policy->device(), max_lora_dropout(*ctx.policy));
 }
 
+namespace {
+
+// The shared-prefix fields of a batch (see CompletionBatch).
+void collate_prefixes(const std::vector<Rollout>& rollouts, const std::vector<Prompt>& prompts,
+                      const std::vector<size_t>& rows, int pad_id, CompletionBatch& b) {
+  const int64_t B = int64_t(rows.size()), L = b.completion_columns;
+  std::vector<size_t> distinct;  // step prompt index of each prefix row
+  std::vector<int64_t> of_row;
+  int64_t P = 1;
+  for (size_t r : rows) {
+    const size_t p = rollouts[r].prompt;
+    auto at = std::find(distinct.begin(), distinct.end(), p);
+    of_row.push_back(int64_t(at - distinct.begin()));
+    if (at == distinct.end()) distinct.push_back(p);
+    P = std::max<int64_t>(P, int64_t(prompts[p].ids.size()));
+  }
+  const int64_t U = int64_t(distinct.size());
+  b.prefix_ids = torch::full({U, P}, int64_t(pad_id), torch::kLong);
+  b.prefix_attention = torch::zeros({U, P}, torch::kLong);
+  auto pid = b.prefix_ids.accessor<int64_t, 2>();
+  auto patt = b.prefix_attention.accessor<int64_t, 2>();
+  for (int64_t u = 0; u < U; ++u) {
+    const std::vector<int>& ids = prompts[distinct[size_t(u)]].ids;
+    const int64_t off = P - int64_t(ids.size());
+    for (size_t j = 0; j < ids.size(); ++j) {
+      pid[u][off + int64_t(j)] = ids[j];
+      patt[u][off + int64_t(j)] = 1;
+    }
+  }
+  b.prefix_of_row = torch::tensor(of_row, torch::kLong);
+  b.completion_ids = torch::full({B, L}, int64_t(pad_id), torch::kLong);
+  b.completion_attention = torch::zeros({B, L}, torch::kLong);
+  auto cid = b.completion_ids.accessor<int64_t, 2>();
+  auto catt = b.completion_attention.accessor<int64_t, 2>();
+  for (int64_t i = 0; i < B; ++i) {
+    const std::vector<int>& t = rollouts[rows[size_t(i)]].tokens;
+    for (size_t j = 0; j < t.size(); ++j) {
+      cid[i][int64_t(j)] = t[j];
+      catt[i][int64_t(j)] = 1;
+    }
+  }
+}
+
+}  // namespace
+
 CompletionBatch collate_rollouts(const std::vector<Rollout>& rollouts, const std::vector<Prompt>& prompts,
                                  const std::vector<size_t>& rows, int pad_id, bool mask_truncated) {
   CompletionBatch b;
@@ -357,6 +405,7 @@ CompletionBatch collate_rollouts(const std::vector<Rollout>& rollouts, const std
     }
     b.advantages[i] = ro.advantage;
   }
+  collate_prefixes(rollouts, prompts, rows, pad_id, b);
   if (!allow_sets.empty()) {
     const int64_t K = int64_t(allow_sets.size());
     b.allow_row = torch::tensor(allow_row, torch::kLong);
@@ -414,12 +463,45 @@ CompletionLogProbs logprobs_from_logits(const torch::Tensor& pred, const Complet
   return out;
 }
 
-CompletionLogProbs completion_logprobs(model::Decoder& model, const CompletionBatch& b, float temperature) {
+namespace {
+
+// The hidden states that predict the batch's last L columns (B, L, C), from one forward of
+// every row: column t predicts token t+1, so columns T-1-L .. T-2.
+torch::Tensor predicting_states_whole(model::Decoder& model, const CompletionBatch& b) {
   const torch::Device dev = model.device();
-  torch::Tensor logits = model.forward(b.ids.to(dev), b.attention.to(dev));  // (B, T, V) fp32
   const int64_t T = b.ids.size(1), L = b.completion_columns;
-  // Column t predicts token t+1: the last L tokens are predicted by columns T-1-L .. T-2.
-  torch::Tensor pred = logits.narrow(1, T - 1 - L, L);  // (B, L, V)
+  return model.hidden(b.ids.to(dev), b.attention.to(dev)).narrow(1, T - 1 - L, L);  // (B, L, C)
+}
+
+// The same states from one forward per distinct prompt (U rows) whose keys and values the
+// completions (B rows) then attend to, as the sampler's shared prefill does.
+torch::Tensor predicting_states_shared(model::Decoder& model, const CompletionBatch& b) {
+  const torch::Device dev = model.device();
+  const int64_t B = b.completion_ids.size(0), L = b.completion_columns, P = b.prefix_ids.size(1);
+  const torch::Tensor rows = b.prefix_of_row.to(dev);
+  model::KVCache cache(P + L);
+  torch::Tensor hp = model.hidden(b.prefix_ids.to(dev), b.prefix_attention.to(dev), &cache);  // (U, P, C)
+  cache.keep_rows(rows);  // (B) rows: each completion continues its prompt
+  torch::Tensor hc = model.hidden(b.completion_ids.to(dev), b.completion_attention.to(dev), &cache);  // (B, L, C)
+  const int64_t C = hc.size(2);
+  // Completion token j is predicted by the state before it: the prompt's last for j = 0.
+  torch::Tensor before = torch::cat({hp.select(1, P - 1).index_select(0, rows).unsqueeze(1),
+                                     hc.narrow(1, 0, L - 1)}, 1);  // (B, L, C)
+  // Right-align as in b.ids: column c of a row with n tokens holds its token c - (L - n).
+  torch::Tensor n = b.completion_attention.to(dev).sum(1, true);                      // (B, 1)
+  torch::Tensor j = (torch::arange(L, n.options()).unsqueeze(0) - (L - n)).clamp_min(0);  // (B, L)
+  return before.gather(1, j.unsqueeze(-1).expand({B, L, C}));                        // (B, L, C)
+}
+
+}  // namespace
+
+CompletionLogProbs completion_logprobs(model::Decoder& model, const CompletionBatch& b, float temperature) {
+  // Sharing pays when rows repeat a prompt; gradient checkpointing runs cache-free only.
+  const bool shared = b.prefix_ids.defined() && b.prefix_ids.size(0) < b.ids.size(0) &&
+                      !(model.gradient_checkpointing() && model.is_training() && torch::GradMode::is_enabled());
+  torch::Tensor h = shared ? predicting_states_shared(model, b) : predicting_states_whole(model, b);  // (B, L, C)
+  // The LM head runs on the completion's columns only, not on the prompt's.
+  torch::Tensor pred = model.head(h);  // (B, L, V) fp32
   if (temperature > 0) pred = pred / temperature;
   return logprobs_from_logits(pred, b);
 }

@@ -167,6 +167,10 @@ struct CompletionBatch {
   int64_t completion_columns = 0;
   // Constrained positions: (K) rows and columns, (K, M) ids padded with -1, (K) bool.
   torch::Tensor allow_row, allow_col, allow_ids, allow_complement;
+  // The same rows as one prefix per prompt (completion_logprobs runs each prompt once and
+  // its completions on the prompt's keys and values): the U distinct prompts left-padded
+  // (U, P), each row's prompt (B) int64, the completions left-aligned (B, L).
+  torch::Tensor prefix_ids, prefix_attention, prefix_of_row, completion_ids, completion_attention;
 };
 CompletionBatch collate_rollouts(const std::vector<Rollout>& rollouts, const std::vector<Prompt>& prompts,
                                  const std::vector<size_t>& rows, int pad_id, bool mask_truncated = false);
@@ -176,6 +180,11 @@ struct CompletionLogProbs {
   torch::Tensor free;     // (B, L) detached, without the renormalisation (what the sampler reports)
   torch::Tensor entropy;  // (B, L) detached, of the (renormalised) distribution
 };
+// The forward of the batch's completion tokens. When rows share prompts (a micro-batch of
+// a group) each prompt goes through the model once, not once per completion: the result
+// is the plain forward's up to float rounding, gradients included. Without the prefix
+// fields, or with gradient checkpointing (which needs cache-free forwards), every row
+// runs whole.
 CompletionLogProbs completion_logprobs(model::Decoder& model, const CompletionBatch& batch, float temperature);
 // The part after the forward, on the logits / temperature of the completion positions
 // (B, L, V); exposed for tests.

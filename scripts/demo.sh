@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the built-in demo: installs the packages and builds (scripts/setup.sh),
-# finds the corpora, and runs the whole two-stage pipeline (configs/demo.yaml): SentencePiece
-# tokenizer, a tiny Llama-style model pretrained on the train text, heuristic reasoning
-# traces, SFT, GRPO, extraction and evaluation on the DrugComb test split, and a report.
-# About 65 minutes on a 2-core CPU without native bf16 (fp32; configs/demo_small.yaml: 18,
-# less accurate). Rerunning resumes (finished stages are skipped).
+# finds the corpora, and runs the whole two-stage pipeline (configs/demo_small.yaml):
+# SentencePiece tokenizer, a 1.3M-parameter Llama-style model pretrained on the train text,
+# heuristic reasoning traces, SFT, GRPO, extraction and evaluation on the DrugComb test
+# split, and a report. About 17 minutes on an idle 2-core CPU (fp32). The 4M-parameter
+# configs/demo.yaml is more accurate and takes about an hour:
+#   build/cli/rexdrug pipeline --config configs/demo.yaml
+# Rerunning resumes (finished stages are skipped).
 #   scripts/demo.sh [--set key=value ...]      (extra arguments go to `rexdrug pipeline`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +32,5 @@ fi
 echo "== corpora: $REXDRUG_DATA_DIR"
 
 start=$(date +%s)
-"$BIN" pipeline --config configs/demo.yaml "$@"
+"$BIN" pipeline --config configs/demo_small.yaml "$@"
 echo "== demo finished in $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s"

@@ -4,7 +4,7 @@
 # each seed's test F1 and their mean ± std, after SFT and after GRPO, for both scorers.
 #   scripts/seeds.sh configs/paper/llama3.1-8b-drugcomb.yaml [--set key=value ...]
 #   scripts/seeds.sh configs/paper/ablations/llama3.1-8b-drugcomb-no_think.yaml
-#   SEEDS="42 123" scripts/seeds.sh configs/demo.yaml
+#   SEEDS="0 42 123" scripts/seeds.sh configs/demo_small.yaml   # the demo, 3 seeds
 #   scripts/seeds.sh --aggregate RUN_DIR...      # just the table, from finished run folders
 # Seeds: 42 123 2025 3407 6666 (the release's scripts/config.sh). A config with reuse:
 # takes its stages from the run of the same seed, <reuse.run_dir>-seed<N>: run its main

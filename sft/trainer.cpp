@@ -98,15 +98,16 @@ nlohmann::json stats_json(const DataStats& s) {
           {"label_tokens", s.label_tokens}, {"truncated", s.truncated}, {"dropped", s.dropped}};
 }
 
-// Sum of the token cross-entropies of one micro-batch: position t predicts token t+1.
+// Sum of the token cross-entropies of one micro-batch: position t predicts token t+1. The
+// LM head runs on the N positions in the loss only (about a third of an SFT record's).
 torch::Tensor loss_sum(model::Decoder& m, const Batch& b) {
-  torch::Tensor logits = m.forward(b.ids, b.mask);  // (B, T, V) fp32
-  const int64_t T = b.ids.size(1), V = logits.size(2);
-  torch::Tensor pred = logits.narrow(1, 0, T - 1).reshape({-1, V});                  // (B*(T-1), V)
-  torch::Tensor target = b.labels.narrow(1, 1, T - 1).reshape({-1}).to(logits.device());  // (B*(T-1))
+  torch::Tensor h = m.hidden(b.ids, b.mask);  // (B, T, C)
+  const int64_t T = b.ids.size(1), C = h.size(2);
+  torch::Tensor next = b.labels.narrow(1, 1, T - 1).reshape({-1}).to(h.device());  // (B*(T-1))
+  torch::Tensor keep = (next != kIgnore).nonzero().squeeze(1);                    // (N)
+  torch::Tensor pred = m.head(h.narrow(1, 0, T - 1).reshape({-1, C}).index_select(0, keep));  // (N, V)
   namespace F = torch::nn::functional;
-  return F::cross_entropy(pred, target,
-                          F::CrossEntropyFuncOptions().ignore_index(kIgnore).reduction(torch::kSum));
+  return F::cross_entropy(pred, next.index_select(0, keep), F::CrossEntropyFuncOptions().reduction(torch::kSum));
 }
 
 // Mean token loss over the held-out sequences.

@@ -176,6 +176,19 @@ std::vector<torch::Tensor> Decoder::layer_trainable_parameters(size_t layer) con
 
 torch::Tensor Decoder::forward(const torch::Tensor& ids, const torch::Tensor& mask,
                                KVCache* cache, bool last_only) {
+  torch::Tensor h = hidden(ids, mask, cache);  // (B, T, C)
+  if (last_only) h = h.narrow(1, h.size(1) - 1, 1);  // (B, 1, C)
+  return head(h);  // (B, T, V)
+}
+
+torch::Tensor Decoder::head(const torch::Tensor& h) {
+  AutocastGuard autocast(device(), autocast_);
+  torch::Tensor x = norm_(h);
+  torch::Tensor logits = lm_head_ ? lm_head_(x) : torch::linear(x, embed_tokens_->weight);
+  return logits.to(torch::kFloat32);  // (..., V)
+}
+
+torch::Tensor Decoder::hidden(const torch::Tensor& ids, const torch::Tensor& mask, KVCache* cache) {
   AutocastGuard autocast(device(), autocast_);
   const torch::Device dev = device();
   const int64_t B = ids.size(0), T = ids.size(1);
@@ -218,10 +231,7 @@ torch::Tensor Decoder::forward(const torch::Tensor& ids, const torch::Tensor& ma
     cache->length += T;
     cache->next_position = first + valid.to(torch::kLong).sum(1);
   }
-  if (last_only) h = h.narrow(1, T - 1, 1);  // (B, 1, C)
-  h = norm_(h);
-  torch::Tensor logits = lm_head_ ? lm_head_(h) : torch::linear(h, embed_tokens_->weight);
-  return logits.to(torch::kFloat32);  // (B, T, V)
+  return h;  // (B, T, C)
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> Decoder::weights() const {

@@ -58,6 +58,13 @@ class Decoder : public torch::nn::Module {
   // (B, 1, V) for the last column only with last_only.
   torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& mask = {},
                         KVCache* cache = nullptr, bool last_only = false);
+  // forward() in two halves, for callers that need logits at a few positions only (the
+  // loss positions of SFT, the completion of GRPO): the LM head over the whole vocabulary
+  // costs as much as the body of this project's small models.
+  // hidden: the last block's output (B, T, C), before the final norm.
+  torch::Tensor hidden(const torch::Tensor& ids, const torch::Tensor& mask = {}, KVCache* cache = nullptr);
+  // head: final norm + LM head of hidden states (..., C) -> fp32 logits (..., V).
+  torch::Tensor head(const torch::Tensor& h);
 
   // The base weights by HF name (no LoRA tensors; lm_head absent when tied).
   std::vector<std::pair<std::string, torch::Tensor>> weights() const;

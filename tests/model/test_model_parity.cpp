@@ -188,6 +188,24 @@ TEST_CASE("random init is seeded; save -> load gives the same logits", "[model]"
   CHECK(model::load_config(dir).torch_dtype == "bfloat16");
 }
 
+TEST_CASE("the LM head at a few positions of hidden() gives forward()'s logits there", "[model]") {
+  for (bool tied : {false, true}) {
+    auto m = model::create_decoder(test::tiny_config(tied), 11);
+    torch::NoGradGuard no_grad;
+    torch::Tensor ids = torch::randint(3, 64, {2, 7}, torch::kLong);     // (B, T)
+    torch::Tensor mask = torch::ones({2, 7}, torch::kLong);
+    mask[1].narrow(0, 0, 2).zero_();                                     // row 1: 2 left pads
+    torch::Tensor full = m->forward(ids, mask);                          // (B, T, V)
+    torch::Tensor h = m->hidden(ids, mask);                              // (B, T, C)
+    REQUIRE(h.sizes() == torch::IntArrayRef({2, 7, test::tiny_config().hidden_size}));
+    torch::Tensor tail = m->head(h.narrow(1, 4, 3));                     // (B, 3, V)
+    CHECK(max_diff(tail, full.narrow(1, 4, 3)) < 1e-6);
+    torch::Tensor picked = m->head(h.reshape({14, -1}).index_select(0, torch::tensor({1, 9, 13})));
+    CHECK(max_diff(picked[1], full[1][2]) < 1e-6);
+    CHECK(max_diff(m->forward(ids, mask, nullptr, true).squeeze(1), full.select(1, 6)) < 1e-6);
+  }
+}
+
 TEST_CASE("bf16 weights and bf16 autocast stay close to fp32", "[model]") {
   const std::string dir = model_fixture("tiny_llama");
   Golden g = read_golden(dir);

@@ -112,7 +112,8 @@ TEST_CASE("pipeline config: the shipped configs load", "[pipeline]") {
   if (!std::getenv("REXDRUG_SOURCE_DIR")) return;  // outside ctest: no source tree known
   setenv("REXDRUG_MODELS", "/models-not-needed-to-validate", 0);
   const std::vector<std::string> overrides = {"data_dir=/tmp/no-data-needed-to-validate"};
-  for (const char* f : {"configs/demo.yaml", "configs/pipeline/micro.yaml", "configs/paper/llama3.1-8b-drugcomb.yaml",
+  for (const char* f : {"configs/demo.yaml", "configs/demo_small.yaml", "configs/pipeline/micro.yaml",
+                        "configs/paper/llama3.1-8b-drugcomb.yaml",
                         "configs/paper/qwen2.5-7b-drugcomb.yaml", "configs/paper/llama3.1-8b-ddi13.yaml",
                         "configs/paper/qwen2.5-7b-ddi13.yaml"}) {
     INFO(f);

@@ -4,7 +4,8 @@
 // fixtures in tests/fixtures/parity/ were recorded. Timing fields are left out. Each run
 // evaluates and checkpoints mid-run, so the eval / save cadence is covered.
 //
-// Which code each fixture was recorded with:
+// Which code each fixture was recorded with (all five re-recorded in session 11, see the
+// last point; the history explains what each one was first meant to show):
 // - pretrain.json, sft.json, sft_short.json (grpo_neutral's start, below): the code before
 //   the trainer refactor of issue 18 (exact parity).
 // - grpo.json: the code after issue 19, which changed GRPO's semantics on purpose (portable
@@ -29,6 +30,15 @@
 //   "Drugs: a, b" prompts with `<think></think><answer>` replies, so sampled replies carry
 //   the tags now and then: the format reward varies within groups and the policy moves
 //   (checked: some step has reward_std > 0 and grad_norm > 0).
+// - Session 11 (2026-12-04) re-recorded all five on purpose: the LM head now runs only on
+//   the positions a loss reads (pretraining/SFT loss positions, GRPO completion columns)
+//   and GRPO's learning forward runs each prompt once per micro-batch (rows ordered by
+//   prompt). Both change float rounding only: with the old SFT loss restored, the new GRPO
+//   code matched grpo.json within 5e-7 absolute (on log-prob differences near 0), and the
+//   unit tests compare the new paths to the old ones (test_model "the LM head at a few
+//   positions ...", test_rl "the shared-prefix learning forward ..."). With the SFT change,
+//   the start models differ in the last bits and the sampled GRPO completions differ from
+//   step 2 on, so the old fixtures could not be kept.
 //
 // Tolerance: integers, strings and booleans (completions, finish reasons) must be equal.
 // Floats: pretrain, SFT, GRPO within a relative 1e-6. Runs on one machine are bit-identical

@@ -268,3 +268,23 @@ TEST_CASE("reward table: f1_gain", "[reward][table]") {
   CHECK(ddi13.score(C(T4, L(rel("INT", AB))), GOLD).total == Approx(1.0));
   CHECK(ddi13.score(C(T4, L(rel("EFFECT", ABC))), GOLD).total == Approx(-1.0));
 }
+
+// f1_gain_pos: f1_gain over the POS relations only (the original scorer's pos setting).
+TEST_CASE("reward table: f1_gain_pos", "[reward][table]") {
+  const RewardFunction pos = RewardFunction::from_yaml(
+      YAML::Load("task: drugcomb\ncomponents: [{name: f1_gain_pos, weight: 1}]\n"));
+  const std::string CD = "\"C\", \"D\"";
+  // Gold POS {A,B} called POS: found, 1. Called COMB: a missed POS set, -0.5 (f1_gain: 1).
+  CHECK(pos.score(C(T4, L(rel("POS", AB))), GOLD_AB).total == Approx(1.0));
+  CHECK(pos.score(C(T4, L(rel("COMB", AB))), GOLD_AB).total == Approx(-0.5));
+  // Gold COMB {A,B} called POS: a POS false alarm, -0.5; called COMB: nothing POS, 0.
+  const std::string GOLD_COMB = G(L(rel("COMB", AB)));
+  CHECK(pos.score(C(T4, L(rel("POS", AB))), GOLD_COMB).total == Approx(-0.5));
+  CHECK(pos.score(C(T4, L(rel("COMB", AB))), GOLD_COMB).total == Approx(0.0));
+  // Gold POS {A,B} + NEG {C,D}, predicted both as POS: exact 1, cost 0.5 * 3: 0.5 (exact and
+  // partial alike: {C,D} shares no 2 drugs with {A,B}).
+  CHECK(pos.score(C(T4, L(rel("POS", AB), rel("POS", CD))), G(L(rel("POS", AB), rel("NEG", CD)))).total ==
+        Approx(0.5));
+  CHECK_THROWS_WITH(RewardFunction::from_yaml(YAML::Load("task: ddi13\ncomponents: [{name: f1_gain_pos, weight: 1}]\n")),
+                    Catch::Contains("f1_gain_pos is for task drugcomb"));
+}

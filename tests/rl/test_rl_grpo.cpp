@@ -81,6 +81,47 @@ TEST_CASE("sampling-time log-probs equal a fresh forward pass of the same tokens
   CHECK((rho - 1).abs().max().item<float>() < 1e-4f);
 }
 
+TEST_CASE("the shared-prefix learning forward gives the whole-row forward's log-probs and gradients", "[rl][logprob]") {
+  model::ModelConfig cfg = test::tiny_config();
+  auto m = model::create_decoder(cfg, 8);
+  // Two prompts of different lengths, three completions each of lengths 1 to 5 (one empty).
+  std::vector<Prompt> prompts = make_prompts({{1, 5, 9, 17}, {1, 7, 8, 9, 10, 11, 12}});
+  std::vector<std::vector<int>> tokens = {{4, 6, 30}, {9}, {11, 12, 13, 14, 15}, {}, {40, 41}, {20, 21, 22, 23}};
+  std::vector<Rollout> rollouts;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    Rollout r;
+    r.prompt = i / 3;
+    r.tokens = tokens[i];
+    rollouts.push_back(r);
+  }
+  const std::vector<size_t> rows = {0, 1, 2, 3, 4, 5};
+  CompletionBatch shared = collate_rollouts(rollouts, prompts, rows, 0);
+  REQUIRE(shared.prefix_ids.size(0) == 2);  // two distinct prompts for six rows
+  CompletionBatch whole = shared;
+  whole.prefix_ids = torch::Tensor();  // forces one forward per row
+  auto grads = [&](const CompletionBatch& b, torch::Tensor* logp) {
+    m->zero_grad();
+    CompletionLogProbs lp = completion_logprobs(*m, b, 0.9f);
+    // A loss that weighs every completion position differently.
+    torch::Tensor w = torch::arange(lp.logp.numel(), torch::kFloat32).view(lp.logp.sizes()) * 0.1 + 1;
+    (lp.logp * b.mask * w).sum().backward();
+    *logp = lp.logp.detach();
+    std::vector<torch::Tensor> g;
+    for (auto& p : m->parameters()) g.push_back(p.grad().clone());
+    return g;
+  };
+  torch::Tensor lp_shared, lp_whole;
+  std::vector<torch::Tensor> g_shared = grads(shared, &lp_shared), g_whole = grads(whole, &lp_whole);
+  CHECK(((lp_shared - lp_whole) * shared.mask).abs().max().item<float>() < 1e-5f);
+  CHECK(shared.mask.sum().item<float>() == 15.0f);
+  REQUIRE(g_shared.size() == g_whole.size());
+  for (size_t i = 0; i < g_shared.size(); ++i) {
+    INFO("parameter " << i);
+    CHECK(g_whole[i].abs().max().item<float>() > 0);
+    CHECK((g_shared[i] - g_whole[i]).abs().max().item<float>() < 1e-5f * (1 + g_whole[i].abs().max().item<float>()));
+  }
+}
+
 namespace {
 
 // Mean "format" fraction per step: the reward is +/- the fraction of completion tokens
