@@ -112,9 +112,10 @@ std::vector<std::pair<std::string, DrugSet>> relations(const json& list) {
   return out;
 }
 
-std::vector<DrugSet> distinct_sets(const json& list) {
+std::vector<DrugSet> distinct_sets(const json& list, const std::string& label) {
   std::vector<DrugSet> sets;
-  for (auto& rel : relations(list)) sets.push_back(std::move(rel.second));
+  for (auto& rel : relations(list))
+    if (label.empty() || rel.first == label) sets.push_back(std::move(rel.second));
   std::sort(sets.begin(), sets.end());
   sets.erase(std::unique(sets.begin(), sets.end()), sets.end());
   return sets;

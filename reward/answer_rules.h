@@ -55,8 +55,8 @@ DrugSet normalized_set(const json& ent_set);
 // (type, set) of each dict item that is not NO_COMB and has >= 2 distinct
 // normalised names; duplicates kept, in list order.
 std::vector<std::pair<std::string, DrugSet>> relations(const json& list);
-// The distinct sets of relations(list), types ignored.
-std::vector<DrugSet> distinct_sets(const json& list);
+// The distinct sets of relations(list), types ignored; with a label, of that type's only.
+std::vector<DrugSet> distinct_sets(const json& list, const std::string& label = "");
 
 // Fraction of predicted non-NO_COMB items with >= 2 raw entries whose sorted
 // raw entry list occurs more than once (every copy counted). std::nullopt

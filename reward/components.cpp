@@ -205,8 +205,8 @@ class F1Gain : public RewardComponent {
   // label: "" counts relations of any type, else only those of that type.
   F1Gain(Task task, std::string label) : task_(task), label_(std::move(label)) {}
   double score(const RewardSample& s) const override {
-    std::vector<DrugSet> gold = sets(s.gold);
-    std::vector<DrugSet> pred = answer_ok(s, task_) ? sets(s.pred) : std::vector<DrugSet>{};
+    std::vector<DrugSet> gold = distinct_sets(s.gold, label_);
+    std::vector<DrugSet> pred = answer_ok(s, task_) ? distinct_sets(s.pred, label_) : std::vector<DrugSet>{};
     const double cost = kF1Level * static_cast<double>(pred.size() + gold.size());
     double exact = 0.0;
     for (const auto& p : pred) exact += std::binary_search(gold.begin(), gold.end(), p) ? 1.0 : 0.0;
@@ -219,15 +219,6 @@ class F1Gain : public RewardComponent {
   }
 
  private:
-  std::vector<DrugSet> sets(const nlohmann::json& list) const {
-    if (label_.empty()) return distinct_sets(list);
-    std::vector<DrugSet> out;
-    for (auto& rel : relations(list))
-      if (rel.first == label_) out.push_back(std::move(rel.second));
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
-    return out;
-  }
   Task task_;
   std::string label_;
 };

@@ -313,6 +313,15 @@ void check_grpo_setup(const GrpoContext& ctx) {
 
 namespace {
 
+// Writes `tokens` into row i of (ids, attention) from column `offset` on.
+void place(torch::TensorAccessor<int64_t, 2> ids, torch::TensorAccessor<int64_t, 2> att, int64_t i,
+           const std::vector<int>& tokens, int64_t offset) {
+  for (size_t j = 0; j < tokens.size(); ++j) {
+    ids[i][offset + int64_t(j)] = tokens[j];
+    att[i][offset + int64_t(j)] = 1;
+  }
+}
+
 // The shared-prefix fields of a batch (see CompletionBatch).
 void collate_prefixes(const std::vector<Rollout>& rollouts, const std::vector<Prompt>& prompts,
                       const std::vector<size_t>& rows, int pad_id, CompletionBatch& b) {
@@ -330,28 +339,17 @@ void collate_prefixes(const std::vector<Rollout>& rollouts, const std::vector<Pr
   const int64_t U = int64_t(distinct.size());
   b.prefix_ids = torch::full({U, P}, int64_t(pad_id), torch::kLong);
   b.prefix_attention = torch::zeros({U, P}, torch::kLong);
-  auto pid = b.prefix_ids.accessor<int64_t, 2>();
-  auto patt = b.prefix_attention.accessor<int64_t, 2>();
-  for (int64_t u = 0; u < U; ++u) {
+  for (int64_t u = 0; u < U; ++u) {  // left-padded
     const std::vector<int>& ids = prompts[distinct[size_t(u)]].ids;
-    const int64_t off = P - int64_t(ids.size());
-    for (size_t j = 0; j < ids.size(); ++j) {
-      pid[u][off + int64_t(j)] = ids[j];
-      patt[u][off + int64_t(j)] = 1;
-    }
+    place(b.prefix_ids.accessor<int64_t, 2>(), b.prefix_attention.accessor<int64_t, 2>(), u, ids,
+          P - int64_t(ids.size()));
   }
   b.prefix_of_row = torch::tensor(of_row, torch::kLong);
   b.completion_ids = torch::full({B, L}, int64_t(pad_id), torch::kLong);
   b.completion_attention = torch::zeros({B, L}, torch::kLong);
-  auto cid = b.completion_ids.accessor<int64_t, 2>();
-  auto catt = b.completion_attention.accessor<int64_t, 2>();
-  for (int64_t i = 0; i < B; ++i) {
-    const std::vector<int>& t = rollouts[rows[size_t(i)]].tokens;
-    for (size_t j = 0; j < t.size(); ++j) {
-      cid[i][int64_t(j)] = t[j];
-      catt[i][int64_t(j)] = 1;
-    }
-  }
+  for (int64_t i = 0; i < B; ++i)  // left-aligned
+    place(b.completion_ids.accessor<int64_t, 2>(), b.completion_attention.accessor<int64_t, 2>(), i,
+          rollouts[rows[size_t(i)]].tokens, 0);
 }
 
 }  // namespace
