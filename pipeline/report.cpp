@@ -299,7 +299,7 @@ std::string data_section(const json& data) {
 std::string traces_section(const json& summary) {
   std::ostringstream o;
   o << "| | value |\n|---|---|\n";
-  for (const char* k : {"examples_selected", "done", "accepted", "rejected", "errors"})
+  for (const char* k : {"examples_selected", "done", "accepted", "rejected", "errors", "sft_records", "grpo_prompts", "grpo_holdout"})
     if (summary.contains(k)) o << "| " << k << " | " << summary[k].dump() << " |\n";
   if (summary.contains("acceptance_rate") && summary["acceptance_rate"].is_number())
     o << "| acceptance rate | " << pct(summary["acceptance_rate"].get<double>()) << "% |\n";
