@@ -21,6 +21,15 @@ std::set<std::string> ids_of(const std::string& path) {
   return ids;
 }
 
+// The traces config of test::traces_yaml over `dir`, with `keys` added to its output block.
+Config traces_config_with_output(const std::string& dir, const std::string& keys) {
+  std::string yaml = test::traces_yaml(dir + "/examples.jsonl", dir + "/run");
+  const std::string out = "output: {dir: '" + dir + "/run'}";
+  REQUIRE(yaml.find(out) != std::string::npos);
+  yaml.replace(yaml.find(out), out.size(), "output: {dir: '" + dir + "/run'" + (keys.empty() ? "" : ", " + keys) + "}");
+  return Config::from_string(yaml, "run.yaml");
+}
+
 }  // namespace
 
 TEST_CASE("grpo.jsonl: the accepted examples by default, every example with grpo_prompts: all", "[agents]") {
@@ -31,8 +40,7 @@ TEST_CASE("grpo.jsonl: the accepted examples by default, every example with grpo
   REQUIRE(all_ids.size() == 6);
 
   // The heuristic judge rejects "nocue1" (no textual cue: test_traces.cpp) and accepts the rest.
-  const std::string yaml = test::traces_yaml(dir + "/examples.jsonl", dir + "/run");
-  agents::run_traces(Config::from_string(yaml, "run.yaml"));
+  agents::run_traces(traces_config_with_output(dir, ""));
   const std::set<std::string> accepted = ids_of(dir + "/run/accepted.jsonl");
   REQUIRE(accepted.size() == 5);
   CHECK(accepted.count("nocue1") == 0);
@@ -40,17 +48,11 @@ TEST_CASE("grpo.jsonl: the accepted examples by default, every example with grpo
   CHECK(ids_of(dir + "/run/sft.jsonl") == accepted);
 
   // Same records, the other option: the trainer files are rewritten, no agent runs again.
-  const std::string out = "output: {dir: '" + dir + "/run'}";
-  std::string all = yaml;
-  REQUIRE(all.find(out) != std::string::npos);
-  all.replace(all.find(out), out.size(), "output: {dir: '" + dir + "/run', grpo_prompts: all}");
-  agents::run_traces(Config::from_string(all, "run.yaml"));
+  agents::run_traces(traces_config_with_output(dir, "grpo_prompts: all"));
   CHECK(ids_of(dir + "/run/grpo.jsonl") == all_ids);
   CHECK(ids_of(dir + "/run/sft.jsonl") == accepted);
 
-  std::string bad = yaml;
-  bad.replace(bad.find(out), out.size(), "output: {dir: '" + dir + "/run', grpo_prompts: some}");
-  REQUIRE_THROWS_WITH(agents::run_traces(Config::from_string(bad, "run.yaml")),
+  REQUIRE_THROWS_WITH(agents::run_traces(traces_config_with_output(dir, "grpo_prompts: some")),
                       Catch::Contains("run.yaml: output.grpo_prompts"));
 }
 
@@ -61,14 +63,7 @@ TEST_CASE("grpo.jsonl: the accepted examples by default, every example with grpo
 TEST_CASE("grpo_holdout gives GRPO a share of the examples that SFT never sees", "[agents]") {
   const std::string dir = test::scratch_dir("agents_grpo_holdout");
   test::write_examples(dir + "/examples.jsonl", test::fixture_examples());
-  const std::string yaml = test::traces_yaml(dir + "/examples.jsonl", dir + "/run");
-  const std::string out = "output: {dir: '" + dir + "/run'}";
-  REQUIRE(yaml.find(out) != std::string::npos);
-  auto with_output = [&](const std::string& keys) {
-    std::string y = yaml;
-    y.replace(y.find(out), out.size(), "output: {dir: '" + dir + "/run', " + keys + "}");
-    return Config::from_string(y, "run.yaml");
-  };
+  auto with_output = [&](const std::string& keys) { return traces_config_with_output(dir, keys); };
 
   json summary = agents::run_traces(with_output("grpo_holdout: 0.5"));
   CHECK(ids_of(dir + "/run/grpo.jsonl") == std::set<std::string>{"alt1", "one1"});
@@ -97,12 +92,7 @@ TEST_CASE("grpo_holdout gives GRPO a share of the examples that SFT never sees",
 TEST_CASE("sft_name_swaps adds SFT records with the drugs renamed in prompt, trace and answer", "[agents]") {
   const std::string dir = test::scratch_dir("agents_name_swaps");
   test::write_examples(dir + "/examples.jsonl", test::fixture_examples());
-  const std::string yaml = test::traces_yaml(dir + "/examples.jsonl", dir + "/run");
-  const std::string out = "output: {dir: '" + dir + "/run'}";
-  REQUIRE(yaml.find(out) != std::string::npos);
-  std::string y = yaml;
-  y.replace(y.find(out), out.size(), "output: {dir: '" + dir + "/run', sft_name_swaps: 2}");
-  agents::run_traces(Config::from_string(y, "run.yaml"));
+  agents::run_traces(traces_config_with_output(dir, "sft_name_swaps: 2"));
 
   const std::vector<json> sft = read_jsonl(dir + "/run/sft.jsonl");
   REQUIRE(sft.size() == 15);  // 5 accepted traces x (1 + 2)
@@ -123,8 +113,6 @@ TEST_CASE("sft_name_swaps adds SFT records with the drugs renamed in prompt, tra
     CHECK(reply.find("warfarin") == std::string::npos);
     CHECK(reply.find("\"NEG\"") != std::string::npos);
   }
-  std::string bad = yaml;
-  bad.replace(bad.find(out), out.size(), "output: {dir: '" + dir + "/run', sft_name_swaps: -1}");
-  REQUIRE_THROWS_WITH(agents::run_traces(Config::from_string(bad, "run.yaml")),
+  REQUIRE_THROWS_WITH(agents::run_traces(traces_config_with_output(dir, "sft_name_swaps: -1")),
                       Catch::Contains("run.yaml: output.sft_name_swaps"));
 }
