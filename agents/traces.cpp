@@ -184,10 +184,10 @@ std::vector<std::string> drug_name_pool(const std::vector<Example>& examples) {
 // mention without offsets, too few names).
 std::string renamed_sft_line(const Example& ex, const std::string& trace, const std::vector<std::string>& pool,
                              const PromptOptions& prompt, unsigned long seed, int copy) {
-  const std::map<std::string, std::string> names = pick_new_names(ex, pool, seed, copy);
-  if (names.empty()) return "";
   for (const Mention& m : ex.mentions)
     if (m.start < 0) return "";
+  const std::map<std::string, std::string> names = pick_new_names(ex, pool, seed, copy);
+  if (names.empty()) return "";
   const Example renamed = swap_example_names(ex, names);
   json r = sft_record(renamed, prompt);
   r["id"] = ex.id + "#names" + std::to_string(copy);

@@ -12,7 +12,8 @@
 namespace rexdrug {
 
 // Lower-case (ASCII) key under which a drug name is looked up: "Paclitaxel" and
-// "paclitaxel" are one drug.
+// "paclitaxel" are one drug. Not normalize_name (core/util/text.h): swap_names matches keys
+// against the text byte for byte, which a Unicode case map or whitespace folding would shift.
 std::string name_key(const std::string& name);
 
 // `text` with every occurrence of a name in `names` (keys: name_key) replaced by its new
