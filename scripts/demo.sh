@@ -3,7 +3,7 @@
 # finds the corpora, and runs the whole two-stage pipeline (configs/demo_small.yaml):
 # SentencePiece tokenizer, a 1.3M-parameter Llama-style model pretrained on the train text,
 # heuristic reasoning traces, SFT, GRPO, extraction and evaluation on the DrugComb test
-# split, and a report. About 18 minutes on an idle 2-core CPU (fp32). The 4M-parameter
+# split, and a report. About 17 minutes on an idle 2-core CPU (fp32). The 4M-parameter
 # configs/demo.yaml is more accurate and takes about an hour:
 #   build/cli/rexdrug pipeline --config configs/demo.yaml
 # Rerunning resumes (finished stages are skipped).
