@@ -1,5 +1,6 @@
 #include "agents/traces.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <map>
@@ -195,9 +196,21 @@ std::string renamed_sft_line(const Example& ex, const std::string& trace, const 
   return dump_line(r);
 }
 
+// What the trainers receive, in lines: a holdout shows here as two disjoint sets.
+struct TrainerCounts {
+  long sft_records = 0, grpo_prompts = 0;
+};
+
+// Writes sft.jsonl and grpo.jsonl (one record a line) and counts their records.
+TrainerCounts write_sft_and_grpo(const std::string& dir, const std::string& sft, const std::string& grpo) {
+  write_file_atomic(dir + "/sft.jsonl", sft);
+  write_file_atomic(dir + "/grpo.jsonl", grpo);
+  return {long(std::count(sft.begin(), sft.end(), '\n')), long(std::count(grpo.begin(), grpo.end(), '\n'))};
+}
+
 // sft.jsonl (accepted traces) and grpo.jsonl (the accepted examples, or with grpo_all
 // every example with a record), split by `destinations`.
-void write_trainer_files(const std::string& dir, const std::vector<Example>& examples,
+TrainerCounts write_trainer_files(const std::string& dir, const std::vector<Example>& examples,
                          const PromptOptions& prompt, const OutputOptions& out) {
   std::map<std::string, const Example*> by_id;
   for (const Example& ex : examples) by_id[ex.id] = &ex;
@@ -230,25 +243,16 @@ void write_trainer_files(const std::string& dir, const std::vector<Example>& exa
   if (out.sft_name_swaps > 0)
     log::info("traces: sft_name_swaps " + std::to_string(out.sft_name_swaps) + ": " + std::to_string(swapped) +
               " renamed SFT records" + (not_swapped ? ", " + std::to_string(not_swapped) + " copies left out (mentions without offsets)" : ""));
-  write_file_atomic(dir + "/sft.jsonl", sft);
-  write_file_atomic(dir + "/grpo.jsonl", grpo);
+  return write_sft_and_grpo(dir, sft, grpo);
 }
 
-long count_lines(const std::string& path) {
-  long n = 0;
-  for_each_line(path, [&](long, const std::string& line) { n += !line.empty(); });
-  return n;
-}
-
-// What the trainers receive: a holdout shows here as two disjoint sets.
-void add_trainer_counts(json& summary, const OutputOptions& out) {
-  summary["sft_records"] = count_lines(out.dir + "/sft.jsonl");
-  summary["grpo_prompts"] = count_lines(out.dir + "/grpo.jsonl");
-  summary["grpo_holdout"] = out.grpo_holdout;
-  if (out.grpo_holdout > 0)
-    log::info("traces: grpo_holdout " + std::to_string(out.grpo_holdout) + ": " +
-              std::to_string(summary["sft_records"].get<long>()) + " SFT records, " +
-              std::to_string(summary["grpo_prompts"].get<long>()) + " GRPO prompts SFT does not see");
+void add_trainer_counts(json& summary, const TrainerCounts& counts, double grpo_holdout) {
+  summary["sft_records"] = counts.sft_records;
+  summary["grpo_prompts"] = counts.grpo_prompts;
+  summary["grpo_holdout"] = grpo_holdout;
+  if (grpo_holdout > 0)
+    log::info("traces: grpo_holdout " + std::to_string(grpo_holdout) + ": " + std::to_string(counts.sft_records) +
+              " SFT records, " + std::to_string(counts.grpo_prompts) + " GRPO prompts SFT does not see");
 }
 
 struct TokenCount {
@@ -342,7 +346,6 @@ json write_answer_only(const Config& root, const DataOptions& data, const Prompt
   out_cfg.get<bool>("retry_errors", true);
   out_cfg.get<std::string>("grpo_prompts", "");  // every example counts as accepted here
   OutputOptions out;
-  out.dir = dir;
   read_trainer_split(out_cfg, out);
   if (out.sft_name_swaps > 0) throw out_cfg.error("sft_name_swaps", "renames drugs in reasoning traces: not with think: false");
   out_cfg.check_unknown_keys();
@@ -360,12 +363,11 @@ json write_answer_only(const Config& root, const DataOptions& data, const Prompt
     if (to.sft) sft += dump_line(r);
     if (to.grpo) grpo += dump_line(g);
   }
-  write_file_atomic(dir + "/sft.jsonl", sft);
-  write_file_atomic(dir + "/grpo.jsonl", grpo);
+  const TrainerCounts counts = write_sft_and_grpo(dir, sft, grpo);
   const long n = long(examples.size());
   json summary = {{"examples_selected", n}, {"done", n}, {"accepted", n}, {"rejected", 0}, {"errors", 0},
                   {"answer_only", true}, {"backends", {{"generator", "none"}, {"evaluator", "none"}}}};
-  add_trainer_counts(summary, out);
+  add_trainer_counts(summary, counts, out.grpo_holdout);
   write_file_atomic(dir + "/summary.json", summary.dump(2) + "\n");
   log::info("traces: think: false: " + std::to_string(n) + " answer-only SFT records, no agent called");
   return summary;
@@ -460,9 +462,9 @@ json run_traces(const Config& root) {
                 " examples in a row failed (loop.max_consecutive_errors); last error: " +
                 last_error + ". Fix the cause and run again: finished examples are kept.");
 
-  write_trainer_files(out.dir, examples, prompt, out);
+  const TrainerCounts counts = write_trainer_files(out.dir, examples, prompt, out);
   json summary = summarize(out.dir, long(examples.size()), gen, eval);
-  add_trainer_counts(summary, out);
+  add_trainer_counts(summary, counts, out.grpo_holdout);
   write_file_atomic(out.dir + "/summary.json", summary.dump(2) + "\n");
   return summary;
 }
