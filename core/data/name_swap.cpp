@@ -6,14 +6,11 @@
 #include <set>
 
 #include "core/util/error.h"
+#include "core/util/text.h"
 
 namespace rexdrug {
 
-std::string name_key(const std::string& name) {
-  std::string k = name;
-  for (char& c : k) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return k;
-}
+std::string name_key(const std::string& name) { return to_lower_ascii(name); }
 
 namespace {
 
