@@ -476,16 +476,19 @@ struct Server::Impl {
     };
   }
 
+  // Sets `cancelling` and cancels every unfinished job; returns how many. The running jobs
+  // are listed before the flag is set: a handler that sees the flag ends its job at once,
+  // and counting after that would miss it.
   int cancel_all() {
     std::lock_guard<std::mutex> lock(jobs_mutex);
-    int n = 0;
+    std::vector<std::shared_ptr<Job>> running;
     for (const auto& w : jobs) {
       auto job = w.lock();
-      if (!job || job->wait_for(std::chrono::milliseconds(0))) continue;  // gone or finished
-      job->cancelled = true;
-      ++n;
+      if (job && !job->wait_for(std::chrono::milliseconds(0))) running.push_back(std::move(job));
     }
-    return n;
+    cancelling = true;
+    for (auto& job : running) job->cancelled = true;
+    return static_cast<int>(running.size());
   }
 
   // Waits for a non-streaming job while watching its client. False when it was given up:
@@ -836,7 +839,6 @@ void Server::shutdown() {
   const auto start = Clock::now();
   m.stop_accepting();
   if (!m.flight.wait_idle(start + std::chrono::milliseconds(static_cast<long>(grace * 1000)))) {
-    m.cancelling = true;
     log::warn("shutdown: grace period over, cancelling " + std::to_string(m.cancel_all()) + " request(s)");
     // Cancelled requests reply within a decoding step and a write timeout.
     auto bound = std::chrono::milliseconds(static_cast<long>((m.o.transport.write_timeout_s + 5) * 1000));
