@@ -12,8 +12,8 @@ namespace {
 
 class HeuristicBackend : public ChatBackend {
  public:
-  HeuristicBackend(AgentRole role, HeuristicJudgeOptions options, bool brief)
-      : role_(role), options_(std::move(options)), brief_(brief) {}
+  HeuristicBackend(AgentRole role, HeuristicJudgeOptions options, TraceForm form)
+      : role_(role), options_(std::move(options)), form_(form) {}
 
   std::string kind() const override { return "heuristic"; }
 
@@ -24,7 +24,7 @@ class HeuristicBackend : public ChatBackend {
                   "(it needs the example, not a free-text prompt)");
     ChatReply reply;  // usage.known stays false: no tokens are spent
     reply.text = role_ == AgentRole::generator
-                     ? heuristic_write(*c->example, c->earlier_comments, brief_)
+                     ? heuristic_write(*c->example, c->earlier_comments, form_)
                      : heuristic_judge(*c->example, c->candidate, options_);
     return reply;
   }
@@ -32,7 +32,7 @@ class HeuristicBackend : public ChatBackend {
  private:
   AgentRole role_;
   HeuristicJudgeOptions options_;
-  bool brief_;  // writer only
+  TraceForm form_;  // writer only
 };
 
 
@@ -40,8 +40,14 @@ class HeuristicBackend : public ChatBackend {
 
 std::unique_ptr<ChatBackend> make_heuristic_backend(const Config& block, AgentRole role) {
   HeuristicJudgeOptions o;
-  bool brief = false;
-  if (role == AgentRole::generator) brief = block.get<bool>("brief", false);
+  TraceForm form = TraceForm::full;
+  if (role == AgentRole::generator) {
+    const bool brief = block.get<bool>("brief", false);
+    const bool decision_first = block.get<bool>("decision_first", false);
+    if (decision_first && !brief) throw block.error("decision_first", "needs brief: true");
+    form = !brief ? TraceForm::full
+                  : decision_first ? TraceForm::brief_decision_first : TraceForm::brief;
+  }
   if (role == AgentRole::evaluator) {
     o.min_words = block.get<int>("min_words", o.min_words);
     o.max_words = block.get<int>("max_words", o.max_words);
@@ -54,7 +60,7 @@ std::unique_ptr<ChatBackend> make_heuristic_backend(const Config& block, AgentRo
     }
   }
   block.check_unknown_keys();
-  return std::make_unique<HeuristicBackend>(role, std::move(o), brief);
+  return std::make_unique<HeuristicBackend>(role, std::move(o), form);
 }
 
 }  // namespace rexdrug::agents

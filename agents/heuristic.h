@@ -24,18 +24,22 @@ struct HeuristicJudgeOptions {
 
 // A completion "<think>\n[1] ...\n</think>\n\n<answer>\n...\n</answer>" for the
 // example. Earlier comments steer retries: "too long" -> shorter quotes;
-// a missing cue -> also search the context paragraph for one. `brief` writes the four
-// sections in a few words each (the drug list, the regimen, the quoted cues, the summary):
-// about a third of the tokens, for small models whose rollouts must be cheap (the demo;
-// judge it with a lower `min_words`).
+// a missing cue -> also search the context paragraph for one.
+//   full:  four sections of sentences (~200 think tokens).
+//   brief: four short lines, cues / yes-no / effect / summary (~40 think tokens), for small
+//          models whose rollouts must be cheap (the demo; judge it with a lower `min_words`).
+//   brief_decision_first: the brief lines with the yes/no first, then the cues, so the
+//          decision reads the sentence rather than the model's own cue line.
+enum class TraceForm { full, brief, brief_decision_first };
 std::string heuristic_write(const Example& example,
-                            const std::vector<std::string>& earlier_comments, bool brief = false);
+                            const std::vector<std::string>& earlier_comments,
+                            TraceForm form = TraceForm::full);
 
 // A judge reply: {"format": 0-5, ..., "usefulness": 0-5, "comment": "..."}.
 std::string heuristic_judge(const Example& example, const std::string& completion,
                             const HeuristicJudgeOptions& options);
 
-// block = the `heuristic:` sub-block (generator: brief; evaluator: min_words,
+// block = the `heuristic:` sub-block (generator: brief, decision_first; evaluator: min_words,
 // max_words, lexicon = path of a drug list, one name a line).
 std::unique_ptr<ChatBackend> make_heuristic_backend(const Config& block, AgentRole role);
 

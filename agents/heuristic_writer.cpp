@@ -189,7 +189,10 @@ std::string reason_no_comb(const Example& ex, const std::vector<std::string>& dr
 // A small model cannot weigh "no" against a spread of drug names token by token (greedy
 // decoding then always picks the one fixed NO_COMB text); a yes/no word it can. Rollouts
 // cost about a third of the full form's tokens.
-std::string brief_think(const Example& ex) {
+// decision_first swaps [1] and [2]: trained on the finder's cues, a model learns to decide
+// from its own cue line, which at test time it mostly invents; first, the yes/no can only
+// read the prompt.
+std::string brief_think(const Example& ex, bool decision_first) {
   const bool drugcomb = ex.task == Task::drugcomb;
   const std::vector<CueKind> kinds =
       drugcomb ? std::vector<CueKind>{CueKind::combination, CueKind::alternative, CueKind::benefit,
@@ -201,10 +204,15 @@ std::string brief_think(const Example& ex) {
     const std::string cue = find_cue(ex.sentence, kind);
     if (!cue.empty()) cues.push_back(quote(cue));
   }
+  const std::string cue_line = "Cues: " + (cues.empty() ? std::string("none") : join_names(cues)) + ".\n";
+  const std::string decision_line = std::string(drugcomb ? "Combination: " : "Interaction: ") +
+                                    (ex.relations.empty() ? "no" : "yes") + ".\n";
   std::ostringstream t;
-  t << "[1] Cues: " << (cues.empty() ? "none" : join_names(cues)) << ".\n";
-  t << "[2] " << (drugcomb ? "Combination: " : "Interaction: ") << (ex.relations.empty() ? "no" : "yes")
-    << ".\n[3] ";
+  if (decision_first)
+    t << "[1] " << decision_line << "[2] " << cue_line;
+  else
+    t << "[1] " << cue_line << "[2] " << decision_line;
+  t << "[3] ";
   if (ex.relations.empty()) {
     const std::string alt = find_cue(ex.sentence, CueKind::alternative);
     const std::string comb = find_cue(ex.sentence, CueKind::combination);
@@ -230,8 +238,9 @@ std::string brief_think(const Example& ex) {
 
 }  // namespace
 
-std::string heuristic_write(const Example& ex, const std::vector<std::string>& comments, bool brief) {
-  if (brief) return format_completion(brief_think(ex), ex.relations);
+std::string heuristic_write(const Example& ex, const std::vector<std::string>& comments, TraceForm form) {
+  if (form != TraceForm::full)
+    return format_completion(brief_think(ex, form == TraceForm::brief_decision_first), ex.relations);
   const bool shorten = mentions_in(comments, "too long");
   const bool widen = mentions_in(comments, "cue") || mentions_in(comments, "effect");
   std::vector<std::string> drugs = sentence_drugs(ex);

@@ -37,6 +37,7 @@ SftOptions parse_options(const Config& root, Mode mode) {
   o.train = train::read_train_block(r, 1e-5);
   o.batch_size = at_least(r, "batch_size", 1);
   o.micro_batch_tokens = at_least(r, "micro_batch_tokens", 4096);
+  o.dropout = train::in_range(r, "dropout", 0.0, 0.0, 0.9);
   r.check_unknown_keys();
 
   Config e = optional_block(root, "eval");
@@ -57,7 +58,7 @@ nlohmann::json options_json(const SftOptions& o) {
   nlohmann::json tokenizer = train::tokenizer_json(o.tokenizer);
   tokenizer["train_vocab_size"] = o.train_vocab_size;
   nlohmann::json train = train::train_json(o.train);
-  train.update({{"batch_size", o.batch_size}, {"micro_batch_tokens", o.micro_batch_tokens}});
+  train.update({{"batch_size", o.batch_size}, {"micro_batch_tokens", o.micro_batch_tokens}, {"dropout", o.dropout}});
   return {{"seed", o.seed},
           {"run_dir", o.run_dir},
           {"model", train::model_json(o.model)},

@@ -42,6 +42,7 @@ struct SftOptions {
   train::TrainBlock train;        // lr default 1e-5
   int64_t batch_size = 1;         // train.batch_size: sequences per optimizer step (global, all ranks)
   int64_t micro_batch_tokens = 4096;  // train.micro_batch_tokens: padded tokens per forward/backward
+  double dropout = 0.0;           // train.dropout: residual dropout while training (Decoder::set_residual_dropout)
   SftEval eval;
   train::LogBlock log;
   train::CheckpointBlock checkpoint;

@@ -162,6 +162,7 @@ TrainResult run_training(const Config& config, Mode mode, const RunFlags& caller
   const bool autocast = model::resolve_autocast(o.model.compute, model->device());
   model->set_autocast(autocast);
   model->set_gradient_checkpointing(o.train.gradient_checkpointing);
+  model->set_residual_dropout(o.dropout);
   model->train();
   const train::Trainable t = train::make_trainable(*model, o.lora.enabled, o.train.adamw);
 

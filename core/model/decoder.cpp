@@ -162,9 +162,19 @@ torch::Tensor Decoder::block_forward(size_t layer, torch::Tensor h, const torch:
   torch::Tensor probs = torch::softmax(scores, -1).to(v.scalar_type());   // (B, KV, G, T, S)
   torch::Tensor out = torch::matmul(probs.view({B, KV, G * T, S}), v);    // (B, KV, G*T, D)
   out = out.view({B, H, T, D}).transpose(1, 2).reshape({B, T, H * D});   // (B, T, H*D)
-  h = h + at.o_proj(out);
+  h = h + residual_dropout(at.o_proj(out));
 
-  return h + blk.mlp->forward(blk.post_attention_layernorm(h));          // (B, T, C)
+  return h + residual_dropout(blk.mlp->forward(blk.post_attention_layernorm(h)));  // (B, T, C)
+}
+
+void Decoder::set_residual_dropout(double p) {
+  if (!(p >= 0.0 && p < 1.0)) throw Error("residual dropout must be in [0, 1), got " + std::to_string(p));
+  residual_dropout_ = p;
+}
+
+torch::Tensor Decoder::residual_dropout(const torch::Tensor& x) const {
+  if (residual_dropout_ == 0.0 || !is_training()) return x;
+  return torch::dropout(x, residual_dropout_, /*train=*/true);
 }
 
 std::vector<torch::Tensor> Decoder::layer_trainable_parameters(size_t layer) const {

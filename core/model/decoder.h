@@ -51,6 +51,12 @@ class Decoder : public torch::nn::Module {
   // forward of every layer. See core/model/checkpointing.cpp.
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
   bool gradient_checkpointing() const { return checkpointing_; }
+  // Residual dropout: while training, each layer's attention and MLP outputs are dropped
+  // with probability p (kept ones scaled by 1 / (1 - p)) before they join the residual
+  // stream, as in GPT-2. 0 (the default, and what every checkpoint is loaded with) is off.
+  // Masks draw from the default CPU generator, so a seeded run is reproducible.
+  void set_residual_dropout(double p);
+  double residual_dropout() const { return residual_dropout_; }
 
   // ids (B, T) int64; mask (B, T) with 1 = token, 0 = left padding (undefined = all tokens).
   // Rotary positions count real tokens only. With a cache, these tokens' keys/values are
@@ -80,12 +86,14 @@ class Decoder : public torch::nn::Module {
   // block_forward without keeping the layer's activations (recomputed in backward).
   torch::Tensor checkpointed_block_forward(size_t layer, const torch::Tensor& h, const torch::Tensor& cos,
                                            const torch::Tensor& sin, const torch::Tensor& allowed);
+  torch::Tensor residual_dropout(const torch::Tensor& x) const;  // x, or x dropped while training
   // The parameters of one layer that require grad (the set checkpointing differentiates).
   std::vector<torch::Tensor> layer_trainable_parameters(size_t layer) const;
 
   ModelConfig config_;
   bool autocast_ = false;
   bool checkpointing_ = false;
+  double residual_dropout_ = 0.0;
   torch::Tensor inv_freq_;  // (D/2) fp32 rotary frequencies (llama3 scaling applied)
   std::shared_ptr<torch::nn::Module> body_;  // "model"
   Embedding embed_tokens_{nullptr};

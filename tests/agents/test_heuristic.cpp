@@ -132,7 +132,7 @@ TEST_CASE("the brief heuristic writer: four short sections, cues quoted, judged 
   brief_bounds.min_words = 10;
   for (const Example& ex : all) {
     if (ex.id == "nocue1") continue;  // rejected on soundness in either form (no harm word)
-    const std::string brief = heuristic_write(ex, {}, /*brief=*/true);
+    const std::string brief = heuristic_write(ex, {}, TraceForm::brief);
     ParsedCompletion p = parse_completion(brief, Task::drugcomb);
     REQUIRE(p.status == ParseStatus::ok);
     CHECK(answer_matches_gold(p, ex.relations));
@@ -144,16 +144,24 @@ TEST_CASE("the brief heuristic writer: four short sections, cues quoted, judged 
   // combination, a benefit and an uncertainty cue: "received" is one, agents/cues.cpp);
   // alt1 "were treated with either aspirin or clopidogrel", no relation ("either" is the
   // first alternative cue, "or" the second: one cue per kind; "treated" uncertainty).
-  CHECK(parse_completion(heuristic_write(by_id(all, "pos1"), {}, true), Task::drugcomb).think ==
+  CHECK(parse_completion(heuristic_write(by_id(all, "pos1"), {}, TraceForm::brief), Task::drugcomb).think ==
         "[1] Cues: \"in combination with\", \"improved\" and \"received\".\n"
         "[2] Combination: yes.\n"
         "[3] Beneficial.\n"
         "[4] cisplatin + gemcitabine: POS.");
-  CHECK(parse_completion(heuristic_write(by_id(all, "alt1"), {}, true), Task::drugcomb).think ==
+  CHECK(parse_completion(heuristic_write(by_id(all, "alt1"), {}, TraceForm::brief), Task::drugcomb).think ==
         "[1] Cues: \"either\" and \"treated\".\n"
         "[2] Combination: no.\n"
         "[3] \"either\" marks alternatives.\n"
         "[4] NO_COMB.");
+  // decision_first: the same lines with [1] and [2] swapped, judged as sound.
+  const std::string first = heuristic_write(by_id(all, "alt1"), {}, TraceForm::brief_decision_first);
+  CHECK(parse_completion(first, Task::drugcomb).think ==
+        "[1] Combination: no.\n"
+        "[2] Cues: \"either\" and \"treated\".\n"
+        "[3] \"either\" marks alternatives.\n"
+        "[4] NO_COMB.");
+  CHECK(judge(by_id(all, "alt1"), first, brief_bounds).min_score() >= 4);
 }
 
 TEST_CASE("judge replies are parsed from fences, nested objects or strings", "[agents]") {
@@ -213,4 +221,11 @@ TEST_CASE("prompt files: placeholders are checked on load and filled", "[agents]
                              generator_placeholders()));
   CHECK_NOTHROW(load_prompts(shipped + "evaluator_system.txt", shipped + "evaluator_user.txt",
                              evaluator_placeholders()));
+}
+
+TEST_CASE("heuristic writer keys: decision_first needs brief", "[agents]") {
+  CHECK_THROWS_WITH(make_heuristic_backend(Config::from_string("decision_first: true\n", "g.yaml"), AgentRole::generator),
+                    Catch::Contains("decision_first") && Catch::Contains("needs brief: true"));
+  CHECK_NOTHROW(make_heuristic_backend(Config::from_string("brief: true\ndecision_first: true\n", "g.yaml"),
+                                       AgentRole::generator));
 }

@@ -100,3 +100,33 @@ TEST_CASE("no checkpointing in eval mode, under no-grad or with a KV cache", "[s
   torch::NoGradGuard g;
   CHECK_FALSE(m->forward(ids).requires_grad());
 }
+
+TEST_CASE("residual dropout: training only, reproducible, replayed by checkpointing", "[sft][checkpointing]") {
+  auto m = model::create_decoder(test::tiny_config(), 25);
+  CHECK_THROWS_WITH(m->set_residual_dropout(1.0), Catch::Contains("[0, 1)"));
+  CHECK_THROWS(m->set_residual_dropout(-0.1));
+  torch::Tensor ids = torch::randint(1, 64, {2, 6}, torch::kLong);  // (B, T)
+  torch::NoGradGuard no_grad;
+  m->eval();
+  const torch::Tensor off = m->forward(ids);  // p = 0
+  m->set_residual_dropout(0.5);
+  CHECK(torch::equal(m->forward(ids), off));  // eval mode: no dropout
+  m->train();
+  torch::manual_seed(7);
+  const torch::Tensor a = m->forward(ids);
+  torch::manual_seed(7);
+  const torch::Tensor b = m->forward(ids);
+  torch::manual_seed(8);
+  const torch::Tensor c = m->forward(ids);
+  CHECK(torch::equal(a, b));                                   // same seed, same masks
+  CHECK((a - off).abs().max().item<double>() > 1e-3);          // the masks change the output
+  CHECK((a - c).abs().max().item<double>() > 1e-3);            // another seed, other masks
+  m->set_residual_dropout(0.0);
+  CHECK(torch::equal(m->forward(ids), off));                   // p = 0 in train mode: as eval
+}
+
+TEST_CASE("gradient checkpointing gives the same gradients (residual dropout)", "[sft][checkpointing]") {
+  auto m = model::create_decoder(test::tiny_config(), 26);
+  m->set_residual_dropout(0.3);
+  require_equal_gradients(*m);
+}
