@@ -3,8 +3,8 @@
 # finds the corpora, and runs the whole two-stage pipeline (configs/demo_small.yaml):
 # SentencePiece tokenizer, a 1.3M-parameter Llama-style model pretrained on the train text,
 # heuristic reasoning traces, SFT, GRPO, extraction and evaluation on the DrugComb test
-# split, and a report. About 10-17 minutes on an idle 2-core CPU, fp32 (10 min 22 s on an AMD
-# EPYC Zen 3, 16 min 58 s on an Intel Xeon Ice Lake; the scores are the same on both).
+# split, and a report. About 12-20 minutes on an idle 2-core CPU, fp32 (14 min 2 s on an AMD
+# EPYC Zen 3 in session 15; the scores are the same on every machine).
 # The 4M-parameter configs/demo.yaml is more accurate and takes about an hour:
 #   build/cli/rexdrug pipeline --config configs/demo.yaml
 # Rerunning resumes (finished stages are skipped).

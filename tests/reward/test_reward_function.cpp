@@ -120,6 +120,8 @@ TEST_CASE("shipped configs load with the documented weights", "[reward][config]"
   CHECK(names("with_f1_gain_pos.yaml") ==
         std::vector<std::string>{"format", "think", "coverage", "accuracy", "f1_gain", "f1_gain_pos"});
   CHECK(weights("with_f1_gain_pos.yaml") == std::vector<double>{0.05, 0.05, 0.1, 0.8, 0.75, 0.75});
+  CHECK(names("with_f1_gain_pos_low_accuracy.yaml") == names("with_f1_gain_pos.yaml"));
+  CHECK(weights("with_f1_gain_pos_low_accuracy.yaml") == std::vector<double>{0.05, 0.05, 0.1, 0.2, 0.75, 0.75});
   CHECK(RewardFunction::from_file(d + "ddi13_published.yaml").task() == Task::ddi13);
 }
 
